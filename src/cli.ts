@@ -1,0 +1,255 @@
+/**
+ * Commander wiring, and nothing else: options → lazy import of the command → exit code.
+ * Only the subcommand being run is registered (a measurable part of start-up, DESIGN.md §6); help
+ * and unknown commands register them all. The one error handler lives at the bottom.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { isSfauthError, UsageError, type SfauthError } from './errors.js';
+import { Output, colorEnabled, detectTerminal, fdSink } from './ui/output.js';
+import { terminalPrompter } from './ui/prompt.js';
+import { makeProgress, spinnerAllowed } from './ui/progress.js';
+import { readAll, type CommandContext } from './context.js';
+import { runInterruptCleanups } from './io/cleanup.js';
+
+declare const __SFAUTH_VERSION__: string;
+const VERSION = typeof __SFAUTH_VERSION__ === 'string' ? __SFAUTH_VERSION__ : '0.0.0-dev';
+
+/** A command module: `run` returns the exit code (0, or 1 when a check failed). */
+export interface CommandModule {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command types its own options
+  run(options: any, ctx: CommandContext): Promise<number | void>;
+}
+
+interface CommandSpec {
+  name: string;
+  summary: string;
+  examples: string[];
+  configure(cmd: Command): void;
+  load(): Promise<CommandModule>;
+  /** Positional arguments → option names. */
+  positional?: string[];
+}
+
+const stdout = fdSink(1);
+const stderr = fdSink(2);
+
+// ---------------------------------------------------------------------------------------------
+// Option groups with one meaning everywhere (DESIGN.md §1 "Options that recur").
+
+function jsonOption(cmd: Command): void {
+  cmd.option('--json', 'print one JSON document on stdout');
+}
+
+function passphraseOption(cmd: Command): void {
+  cmd.option('--passphrase-file <path>', 'file holding the private key passphrase (or PRIVATE_KEY_PASSPHRASE)');
+}
+
+function privateKeyOptions(cmd: Command): void {
+  cmd.option('--private-key <path>', "private key file, '-' for stdin (or SNOWFLAKE_PRIVATE_KEY_FILE / _PATH / _RAW)");
+  cmd.addOption(new Option('--private-key-file <path>').hideHelp());
+  cmd.addOption(new Option('--private-key-path <path>').hideHelp());
+  passphraseOption(cmd);
+}
+
+function identityOptions(cmd: Command): void {
+  cmd.option('-c, --connection <name>', 'a connection from the Snowflake CLI config (connections.toml)');
+  cmd.option('--account <id>', 'account identifier, e.g. myorg-myaccount (or SNOWFLAKE_ACCOUNT)');
+  cmd.option('--user <name>', 'login name that authenticates (or SNOWFLAKE_USER)');
+  privateKeyOptions(cmd);
+}
+
+function connectionOptions(cmd: Command): void {
+  identityOptions(cmd);
+  cmd.option('--token-file <path>', 'OAuth or programmatic access token file instead of a key pair (or SNOWFLAKE_TOKEN)');
+  cmd.option('--token-type <type>', 'oauth | pat: what --token-file / SNOWFLAKE_TOKEN holds');
+  cmd.option('--host <host-or-url>', 'override the host derived from the account (or SNOWFLAKE_HOST)');
+  cmd.option('--role <role>', 'role for the SQL API request (or SNOWFLAKE_ROLE)');
+  cmd.option('--warehouse <name>', 'warehouse for the SQL API request (or SNOWFLAKE_WAREHOUSE)');
+  cmd.option('--timeout <duration>', 'network deadline for the whole command', '30s');
+}
+
+function newKeyOptions(cmd: Command): void {
+  cmd.option('--type <type>', 'rsa | ec', 'rsa');
+  cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096', '2048');
+  cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521', 'P-256');
+  cmd.option('--no-encrypt', 'write the private key unencrypted (explicit opt-out)');
+}
+
+// Literal imports so the bundler sees every command; each stays lazy (only evaluated when run).
+const loaders: Record<string, () => Promise<CommandModule>> = {
+  keygen: () => import('./commands/keygen.js') as Promise<CommandModule>,
+  fingerprint: () => import('./commands/fingerprint.js') as Promise<CommandModule>,
+  sql: () => import('./commands/sql.js') as Promise<CommandModule>,
+};
+
+const specs: CommandSpec[] = [
+  {
+    name: 'keygen',
+    summary: 'make a key pair (RSA or EC), encrypted PKCS#8 PEM by default, and print the ALTER USER SQL',
+    examples: [
+      'sfauth keygen --user SVC_LOADER',
+      'sfauth keygen --type ec --curve P-384 --out loader.p8 --passphrase-file ./pass.txt',
+      'sfauth keygen --no-encrypt --out /secrets/rsa_key.p8 --json',
+    ],
+    configure(cmd) {
+      newKeyOptions(cmd);
+      cmd.option('--out <path>', 'private key path (default rsa_key.p8 / ec_key.p8)');
+      cmd.option('--pub-out <path>', 'public key path (default: --out with .pub)');
+      passphraseOption(cmd);
+      cmd.option('--force', 'replace existing files');
+      cmd.option('--user <name>', 'user name for the printed SQL');
+      cmd.option('--slot <slot>', 'key slot for the printed SQL: 1 | 2', '1');
+      jsonOption(cmd);
+    },
+    load: loaders.keygen!,
+  },
+  {
+    name: 'fingerprint',
+    summary: 'print the SHA256 fingerprint of private or public keys',
+    examples: [
+      'sfauth fingerprint rsa_key.pub',
+      'sfauth fingerprint rsa_key.p8 --expect SHA256:2Xu8…=',
+      'cat rsa_key.pub | sfauth fingerprint -',
+    ],
+    configure(cmd) {
+      cmd.argument('<key...>', "key files (any format), '-' for stdin");
+      cmd.option('--expect <fingerprint>', 'exit 1 unless the fingerprint is this (SHA256: prefix optional)');
+      passphraseOption(cmd);
+      jsonOption(cmd);
+    },
+    positional: ['keys'],
+    load: loaders.fingerprint!,
+  },
+  {
+    name: 'sql',
+    summary: 'print the ALTER USER statement that registers (or removes) a public key',
+    examples: [
+      'sfauth sql --user SVC_LOADER --public-key rsa_key.pub',
+      'sfauth sql --user SVC_LOADER --slot 2 --public-key rsa_key.p8',
+      'sfauth sql --user SVC_LOADER --unset --slot 1',
+    ],
+    configure(cmd) {
+      cmd.option('--user <name>', 'the user whose key slot to set (or SNOWFLAKE_USER)');
+      cmd.option('--slot <slot>', 'key slot: 1 (RSA_PUBLIC_KEY) | 2 (RSA_PUBLIC_KEY_2)', '1');
+      cmd.option('--public-key <path>', "public key file (a private key works too), '-' for stdin");
+      cmd.option('--unset', 'print the UNSET statement for --slot instead');
+      passphraseOption(cmd);
+      jsonOption(cmd);
+    },
+    load: loaders.sql!,
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+
+function register(program: Command, spec: CommandSpec, run: (spec: CommandSpec, cmd: Command) => Promise<void>): void {
+  const cmd = program.command(spec.name).description(spec.summary);
+  spec.configure(cmd);
+  cmd.addHelpText('after', '\nExamples:\n' + spec.examples.map((e) => `  $ ${e}`).join('\n'));
+  cmd.action(async (...args: unknown[]) => {
+    await run(spec, cmd);
+  });
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.includes('--json') || argv.includes('--format=json') || /--format\s+json/.test(argv.join(' '));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const env = process.env;
+  const terminal = detectTerminal();
+  const noColorFlag = argv.includes('--no-color');
+  const out = new Output({
+    json: wantsJson(argv),
+    color: colorEnabled(env, terminal.stderr, noColorFlag),
+    stdout,
+    stderr,
+  });
+
+  let exitCode = 0;
+  const program = new Command('sfauth')
+    .description('Manage the whole life of a Snowflake key pair.')
+    .version(VERSION, '-V, --version')
+    .option('--no-color', 'no colour in the output (also NO_COLOR)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => stdout.write(s),
+      writeErr: (s) => stderr.write(s),
+      outputError: () => {}, // reported by our handler below
+      getOutHelpWidth: () => (terminal.stdout ? Math.min(process.stdout.columns ?? 100, 100) : 100),
+      getErrHelpWidth: () => 100,
+    })
+    .showSuggestionAfterError(true);
+  program.addHelpText(
+    'after',
+    '\nExamples:\n  $ sfauth keygen --user SVC_LOADER\n  $ sfauth test-connection -c loader\n  $ sfauth rotate -c loader --apply\n\nExit codes: 0 ok · 1 check failed · 2 bad usage or input · 3 network/service failure · 130 interrupted',
+  );
+
+  const runCommand = async (spec: CommandSpec, cmd: Command) => {
+    const options: Record<string, unknown> = { ...cmd.opts(), color: program.opts().color };
+    spec.positional?.forEach((name, i) => (options[name] = cmd.processedArgs[i]));
+    const mod = await spec.load();
+    const ctx: CommandContext = {
+      env,
+      cwd: process.cwd(),
+      now: () => Date.now(),
+      fetch: (...a) => globalThis.fetch(...a),
+      readStdin: () => readAll(process.stdin),
+      out,
+      prompter: terminalPrompter(terminal.stdin && terminal.stderr),
+      progress: makeProgress(out, spinnerAllowed(env, terminal.stderr)),
+    };
+    exitCode = (await mod.run(options, ctx)) ?? 0;
+  };
+
+  const first = argv.find((a) => !a.startsWith('-'));
+  const only = specs.find((s) => s.name === first);
+  for (const spec of only ? [only] : specs) register(program, spec, runCommand);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return report(err, out, env, first && only ? first : undefined);
+  }
+}
+
+/** The one error handler: decides the exit code and prints one message (never a stack trace). */
+function report(err: unknown, out: Output, env: Record<string, string | undefined>, command?: string): number {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    const message = err.message.replace(/^error: /, '');
+    const where = command ? `sfauth ${command} --help` : 'sfauth --help';
+    out.error(new UsageError('ERR_USAGE', message, { hint: `see '${where}'` }));
+    return 2;
+  }
+  if (isSfauthError(err)) {
+    out.error(err as SfauthError);
+    if (env.SFAUTH_DEBUG === '1' && (err as Error).stack) out.debug((err as Error).stack!);
+    return (err as SfauthError).exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  out.error(
+    new UsageError('ERR_INTERNAL', `internal error: ${message}`, {
+      hint: 'this is a bug in sfauth; rerun with SFAUTH_DEBUG=1 for the stack trace and report it',
+    }),
+  );
+  if (env.SFAUTH_DEBUG === '1' && err instanceof Error && err.stack) out.debug(err.stack);
+  return 70;
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  runInterruptCleanups();
+  stderr.write(`sfauth: interrupted (${signal})\n`);
+  process.exit(130);
+}
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    stderr.write(`sfauth: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(70);
+  },
+);

@@ -1,0 +1,152 @@
+/**
+ * `sfauth keygen`: a new key pair, encrypted PKCS#8 by default, written atomically (private key
+ * 0600, never over an existing file without --force), with its fingerprint and the ALTER USER SQL.
+ */
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { fingerprintOf } from '../core/fingerprint.js';
+import { generateKeyPair, keySpecFrom, privateKeyPem, type KeySpec } from '../core/generate-key.js';
+import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
+import { parseSlot, setPublicKeySql, type Slot } from '../core/sql.js';
+import { writeNewFiles } from '../io/files.js';
+import { passphraseFromInputs } from '../io/load-key.js';
+import { displayPath } from '../io/paths.js';
+import type { Prompter } from '../ui/prompt.js';
+
+export interface KeygenOptions {
+  type?: string;
+  bits?: string;
+  curve?: string;
+  out?: string;
+  pubOut?: string;
+  /** commander's `--no-encrypt` gives `encrypt: false`. */
+  encrypt?: boolean;
+  passphraseFile?: string;
+  force?: boolean;
+  user?: string;
+  slot?: string;
+  json?: boolean;
+}
+
+export interface KeygenResult {
+  privateKeyPath: string;
+  publicKeyPath: string;
+  type: 'rsa' | 'ec';
+  bits?: number;
+  curve?: string;
+  encrypted: boolean;
+  fingerprint: string;
+  publicKey: string;
+  sql: string;
+}
+
+/** `rsa_key.p8` → `rsa_key.pub`; a name without an extension gets `.pub` added. */
+export function publicKeyPathFor(privateKeyPath: string): string {
+  const ext = extname(privateKeyPath);
+  return (ext ? privateKeyPath.slice(0, -ext.length) : privateKeyPath) + '.pub';
+}
+
+/** The SQL keygen prints: with `<user>` as a placeholder when no user was named. */
+export function registrationSql(user: string | undefined, slot: Slot, body: string): string {
+  if (user) return setPublicKeySql(user, slot, body) + ';';
+  return setPublicKeySql('USER_PLACEHOLDER', slot, body).replace('USER_PLACEHOLDER', '<user>') + ';';
+}
+
+/**
+ * The passphrase for a new key: file/env, else asked twice on a terminal, else a usage error that
+ * names the three ways. Empty passphrases are refused.
+ */
+export async function newKeyPassphrase(
+  passphraseFile: string | undefined,
+  ctx: Pick<CommandContext, 'env' | 'cwd'> & { prompter: Prompter },
+  label: string,
+): Promise<string> {
+  const given = passphraseFromInputs(passphraseFile, ctx.env, ctx.cwd);
+  if (given) {
+    if (given.value === '') throw emptyPassphrase(given.origin);
+    return given.value;
+  }
+  if (!ctx.prompter.canPrompt) {
+    throw new UsageError('ERR_PASSPHRASE_MISSING', `a passphrase is needed to encrypt ${label}`, {
+      hint: 'pass --passphrase-file PATH, set PRIVATE_KEY_PASSPHRASE, or run in a terminal to be asked (--no-encrypt writes it unencrypted)',
+    });
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const first = await ctx.prompter.secret(`Passphrase for ${label}`);
+    if (first === '') throw emptyPassphrase('the prompt');
+    const second = await ctx.prompter.secret('Repeat the passphrase');
+    if (first === second) return first;
+  }
+  throw new UsageError('ERR_PASSPHRASE_MISMATCH', 'the passphrases did not match (3 tries)', { hint: 'run the command again' });
+}
+
+function emptyPassphrase(origin: string): UsageError {
+  return new UsageError('ERR_PASSPHRASE_EMPTY', `the passphrase from ${origin} is empty`, {
+    hint: 'an encrypted key needs a non-empty passphrase; use --no-encrypt for an unencrypted key',
+  });
+}
+
+function describeSpec(spec: KeySpec): string {
+  return spec.type === 'rsa' ? `RSA ${spec.bits}` : `EC ${spec.curve}`;
+}
+
+export async function run(options: KeygenOptions, ctx: CommandContext): Promise<number> {
+  const spec = keySpecFrom(options);
+  const slot = parseSlot(options.slot);
+  const encrypt = options.encrypt !== false;
+  if (!encrypt && options.passphraseFile) {
+    throw new UsageError('ERR_USAGE', '--no-encrypt and --passphrase-file contradict each other', { hint: 'drop one of them' });
+  }
+  const privateKeyPath = resolve(ctx.cwd, options.out ?? (spec.type === 'rsa' ? 'rsa_key.p8' : 'ec_key.p8'));
+  const publicKeyPath = resolve(ctx.cwd, options.pubOut ?? publicKeyPathFor(privateKeyPath));
+  if (publicKeyPath === privateKeyPath) {
+    throw new UsageError('ERR_USAGE', '--out and --pub-out name the same file', { hint: 'give the public key another name' });
+  }
+
+  // Refuse existing files before asking for a passphrase; writeNewFiles checks again atomically.
+  for (const p of [privateKeyPath, publicKeyPath]) {
+    if (!options.force && existsSync(p)) {
+      throw new UsageError('ERR_FILE_EXISTS', `refusing to overwrite ${displayPath(p, ctx.cwd)}`, {
+        hint: 'pass --force to replace it, or choose another path with --out',
+      });
+    }
+  }
+
+  const passphrase = encrypt ? await newKeyPassphrase(options.passphraseFile, ctx, displayPath(privateKeyPath, ctx.cwd)) : undefined;
+  const pair = await generateKeyPair(spec);
+  writeNewFiles(
+    [
+      { path: privateKeyPath, data: privateKeyPem(pair.privateKey, passphrase), mode: 0o600 },
+      { path: publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+    ],
+    { overwrite: options.force === true },
+  );
+
+  const body = publicKeyBody(pair.publicKey);
+  const result: KeygenResult = {
+    privateKeyPath,
+    publicKeyPath,
+    type: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    encrypted: encrypt,
+    fingerprint: fingerprintOf(pair.publicKey),
+    publicKey: body,
+    sql: registrationSql(options.user, slot, body),
+  };
+
+  const out = ctx.out;
+  if (out.json) {
+    out.document(result);
+    return 0;
+  }
+  const s = out.style;
+  out.success(`wrote private key ${s.bold(displayPath(privateKeyPath, ctx.cwd))} (${describeSpec(spec)}, ${encrypt ? 'encrypted' : s.yellow('not encrypted')}, mode 0600)`);
+  out.success(`wrote public key  ${s.bold(displayPath(publicKeyPath, ctx.cwd))}`);
+  out.info(`  fingerprint ${result.fingerprint}`);
+  out.info('');
+  out.info(s.dim(`Register the key (as a role with OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on the user):`));
+  out.line(result.sql);
+  return 0;
+}

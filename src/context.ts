@@ -1,0 +1,29 @@
+/**
+ * What a command gets from the world. Commands take everything through this (env, cwd, clock,
+ * fetch, stdin, output, prompts) so tests can call them directly with fakes.
+ */
+import { Output } from './ui/output.js';
+import type { Prompter } from './ui/prompt.js';
+import type { Progress } from './ui/progress.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface CommandContext {
+  env: Env;
+  cwd: string;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  fetch: typeof globalThis.fetch;
+  /** Everything on stdin (for `-` arguments). */
+  readStdin(): Promise<Buffer>;
+  out: Output;
+  prompter: Prompter;
+  progress: Progress;
+}
+
+/** Reads all of a stream-like stdin. */
+export async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}

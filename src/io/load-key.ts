@@ -1,0 +1,93 @@
+/**
+ * Loads a key from where the user said it is (file, stdin, or the PEM in an env var), with the
+ * passphrase from file/env, or asked for on a terminal (DESIGN.md §1 `--passphrase-file`).
+ */
+import { resolve } from 'node:path';
+import { parseKey, type ParsedKey } from '../core/parse-key.js';
+import { isSfauthError, UsageError } from '../errors.js';
+import type { Env } from '../context.js';
+import type { Prompter } from '../ui/prompt.js';
+import { readInputFile, readSecretFile } from './files.js';
+
+export type KeySource =
+  | { kind: 'file'; path: string; origin?: string }
+  | { kind: 'stdin'; origin?: string }
+  | { kind: 'raw'; pem: string; origin: string };
+
+export interface Passphrase {
+  value: string;
+  origin: string;
+}
+
+export interface LoadedKey extends ParsedKey {
+  /** How to name this key to the user: a path, `stdin`, or an env var. */
+  label: string;
+  /** Absolute path when the key came from a file. */
+  path?: string;
+  /** The passphrase that opened it (kept in memory only, e.g. for rotate to reuse). */
+  passphrase?: string;
+}
+
+/** `--passphrase-file`, then PRIVATE_KEY_PASSPHRASE, then SNOWFLAKE_PRIVATE_KEY_PASSPHRASE. */
+export function passphraseFromInputs(passphraseFile: string | undefined, env: Env, cwd: string): Passphrase | undefined {
+  if (passphraseFile) {
+    return { value: readSecretFile(resolve(cwd, passphraseFile), 'passphrase file', '--passphrase-file'), origin: '--passphrase-file' };
+  }
+  for (const name of ['PRIVATE_KEY_PASSPHRASE', 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE']) {
+    const value = env[name];
+    if (value !== undefined && value !== '') return { value, origin: name };
+  }
+  return undefined;
+}
+
+/** A key argument as typed: `-` is stdin, anything else a path relative to cwd. */
+export function keySourceFromArg(arg: string, cwd: string): KeySource {
+  return arg === '-' ? { kind: 'stdin' } : { kind: 'file', path: resolve(cwd, arg) };
+}
+
+export interface LoadKeyOptions {
+  passphrase?: Passphrase;
+  prompter: Prompter;
+  readStdin(): Promise<Buffer>;
+  /** Refuse public keys (for signing). */
+  requirePrivate?: boolean;
+  /** Shown instead of the absolute path. */
+  label?: string;
+}
+
+export async function loadKey(source: KeySource, options: LoadKeyOptions): Promise<LoadedKey> {
+  let bytes: Buffer;
+  let label: string;
+  if (source.kind === 'file') {
+    label = options.label ?? source.path;
+    bytes = readInputFile(source.path, 'key file', source.origin);
+  } else if (source.kind === 'stdin') {
+    label = 'stdin';
+    bytes = await options.readStdin();
+  } else {
+    label = source.origin;
+    bytes = Buffer.from(source.pem, 'utf8');
+  }
+
+  let passphrase = options.passphrase?.value;
+  let parsed: ParsedKey | undefined;
+  for (let attempt = 1; !parsed; attempt++) {
+    try {
+      parsed = parseKey(bytes, label, passphrase);
+    } catch (err) {
+      const code = isSfauthError(err) ? err.code : undefined;
+      const canAsk = options.prompter.canPrompt && !options.passphrase && attempt <= 3;
+      if ((code === 'ERR_PASSPHRASE_REQUIRED' || (code === 'ERR_PASSPHRASE_WRONG' && attempt > 1)) && canAsk) {
+        passphrase = await options.prompter.secret(attempt === 1 ? `Passphrase for ${label}` : `Wrong passphrase; try again for ${label}`);
+        continue;
+      }
+      throw err;
+    }
+  }
+  if (options.requirePrivate && !parsed.privateKey) {
+    throw new UsageError('ERR_KEY_NOT_PRIVATE', `${label} is a public key; a private key is needed to sign`, {
+      hint: 'pass the private key (e.g. rsa_key.p8), not the .pub file',
+    });
+  }
+  return { ...parsed, label, path: source.kind === 'file' ? source.path : undefined, passphrase: parsed.encrypted ? passphrase : undefined };
+}

@@ -1,0 +1,135 @@
+/**
+ * Output layer (DESIGN.md §1): data on stdout, everything else on stderr; with `--json` one JSON
+ * document on stdout and errors as JSON on stderr. Writes go straight to the file descriptors:
+ * touching `process.stdout` builds a stream (and loads tty/net) that the fast paths do not need.
+ */
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { SfauthError } from '../errors.js';
+
+export interface Sink {
+  write(text: string): void;
+}
+
+/** A sink on a file descriptor; retries EAGAIN because an inherited pipe may be non-blocking. */
+export function fdSink(fd: number): Sink {
+  return {
+    write(text: string) {
+      let buf = Buffer.from(text, 'utf8');
+      while (buf.length > 0) {
+        try {
+          const n = writeSync(fd, buf);
+          buf = buf.subarray(n);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EAGAIN') continue;
+          if (code === 'EPIPE') return; // reader went away (`sfauth … | head`): nothing left to say
+          throw err;
+        }
+      }
+    },
+  };
+}
+
+/** A sink that keeps what is written, for tests. */
+export function memorySink(): Sink & { text(): string } {
+  const chunks: string[] = [];
+  return { write: (t) => void chunks.push(t), text: () => chunks.join('') };
+}
+
+export interface TerminalInfo {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export function detectTerminal(): TerminalInfo {
+  return { stdin: isatty(0), stdout: isatty(1), stderr: isatty(2) };
+}
+
+/** Colour only on a terminal, never with NO_COLOR (any non-empty value) or `--no-color`. */
+export function colorEnabled(env: Record<string, string | undefined>, isTTY: boolean, noColorFlag: boolean): boolean {
+  if (noColorFlag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
+  if (env.TERM === 'dumb') return false;
+  return isTTY;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  color: boolean;
+  stdout: Sink;
+  stderr: Sink;
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly color: boolean;
+  private readonly stdout: Sink;
+  private readonly stderr: Sink;
+  private chalk?: ChalkInstance;
+
+  constructor(options: OutputOptions) {
+    this.json = options.json;
+    this.color = options.color;
+    this.stdout = options.stdout;
+    this.stderr = options.stderr;
+  }
+
+  /** Styling for stderr text; a no-op chalk when colour is off. */
+  get style(): ChalkInstance {
+    this.chalk ??= new Chalk({ level: this.color ? 1 : 0 });
+    return this.chalk;
+  }
+
+  /** Raw data on stdout. */
+  data(text: string): void {
+    this.stdout.write(text);
+  }
+
+  /** One line of data on stdout. */
+  line(text = ''): void {
+    this.stdout.write(text + '\n');
+  }
+
+  /** The one JSON document of a `--json` run. */
+  document(value: unknown): void {
+    this.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  }
+
+  /** A human message on stderr. */
+  info(text = ''): void {
+    this.stderr.write(text + '\n');
+  }
+
+  warn(text: string): void {
+    this.stderr.write(`${this.style.yellow('warning:')} ${text}\n`);
+  }
+
+  success(text: string): void {
+    this.stderr.write(`${this.style.green('✓')} ${text}\n`);
+  }
+
+  /** The error report: `sfauth: message` + details + `hint: …`, or JSON under `--json`. */
+  error(err: SfauthError): void {
+    if (this.json) {
+      const body: Record<string, unknown> = { code: err.code, message: err.message };
+      if (err.hint) body.hint = err.hint;
+      if (err.details.length > 0) body.details = err.details;
+      if (err.data) Object.assign(body, { data: err.data });
+      this.stderr.write(JSON.stringify({ error: body }) + '\n');
+      return;
+    }
+    let text = `${this.style.red('sfauth:')} ${err.message}\n`;
+    for (const d of err.details) text += `  ${d}\n`;
+    if (err.hint) text += `${this.style.dim('hint:')} ${err.hint}\n`;
+    this.stderr.write(text);
+  }
+
+  /** A stack trace, only for SFAUTH_DEBUG=1. */
+  debug(text: string): void {
+    this.stderr.write(this.style.dim(text) + '\n');
+  }
+}

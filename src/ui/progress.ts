@@ -1,0 +1,47 @@
+/**
+ * Progress for long steps. A spinner (ora, loaded on demand) on an interactive terminal; plain
+ * lines on stderr otherwise (CI, pipes), so logs still show what happened.
+ */
+import type { Output } from './output.js';
+
+export interface Progress {
+  /** Starts a step; returns a handle to finish it. */
+  step(text: string): Promise<Step>;
+}
+
+export interface Step {
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  /** Updates the running text (spinner only; plain mode stays quiet). */
+  update(text: string): void;
+}
+
+/** Spinners only on an interactive terminal: stderr a TTY and `CI` unset. */
+export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean): boolean {
+  return stderrIsTTY && !env.CI && env.TERM !== 'dumb';
+}
+
+export function makeProgress(out: Output, useSpinner: boolean): Progress {
+  if (!useSpinner) {
+    return {
+      async step(text) {
+        return {
+          succeed: (t) => out.success(t ?? text),
+          fail: (t) => out.info(`${out.style.red('✗')} ${t ?? text}`),
+          update: () => {},
+        };
+      },
+    };
+  }
+  return {
+    async step(text) {
+      const { default: ora } = await import('ora');
+      const spinner = ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+      return {
+        succeed: (t) => void spinner.succeed(t ?? text),
+        fail: (t) => void spinner.fail(t ?? text),
+        update: (t) => void (spinner.text = t),
+      };
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Prompts. Only on a terminal (stdin and stderr both TTYs); the caller decides what a missing value
+ * means otherwise. The inquirer modules are heavy, so they load only when a question is asked.
+ * Prompts write to stderr so stdout stays data.
+ */
+import { InterruptedError } from '../errors.js';
+
+export interface Prompter {
+  /** True when stdin and stderr are terminals. */
+  readonly canPrompt: boolean;
+  /** Asks for a secret without echoing it. */
+  secret(message: string): Promise<string>;
+  /** Asks a yes/no question. */
+  confirm(message: string, defaultValue?: boolean): Promise<boolean>;
+}
+
+function isExitPrompt(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError');
+}
+
+export function terminalPrompter(canPrompt: boolean): Prompter {
+  return {
+    canPrompt,
+    async secret(message) {
+      const { password } = await import('@inquirer/prompts');
+      try {
+        return await password({ message, mask: '*' }, { output: process.stderr, clearPromptOnDone: false });
+      } catch (err) {
+        if (isExitPrompt(err)) throw new InterruptedError();
+        throw err;
+      }
+    },
+    async confirm(message, defaultValue = false) {
+      const { confirm } = await import('@inquirer/prompts');
+      try {
+        return await confirm({ message, default: defaultValue }, { output: process.stderr });
+      } catch (err) {
+        if (isExitPrompt(err)) throw new InterruptedError();
+        throw err;
+      }
+    },
+  };
+}
+
+/** A prompter for tests and non-interactive runs: scripted answers, or none at all. */
+export function scriptedPrompter(answers: string[] = [], canPrompt = answers.length > 0): Prompter {
+  const queue = [...answers];
+  const next = () => {
+    const a = queue.shift();
+    if (a === undefined) throw new Error('scriptedPrompter: no answer left');
+    return a;
+  };
+  return {
+    canPrompt,
+    secret: async () => next(),
+    confirm: async () => /^y/i.test(next()),
+  };
+}
