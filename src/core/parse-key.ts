@@ -140,9 +140,11 @@ function describe(key: KeyObject, source: string): Pick<ParsedKey, 'type' | 'bit
   });
 }
 
+const KEY_TYPE_NAMES: Record<string, string> = { ed25519: 'Ed25519', ed448: 'Ed448', x25519: 'X25519', x448: 'X448', dsa: 'DSA', dh: 'DH', 'rsa-pss': 'RSA-PSS' };
+
 function article(kind: string | undefined): string {
-  const name = (kind ?? 'unknown').toUpperCase().replace('ED', 'Ed').replace('RSA-PSS', 'RSA-PSS');
-  return /^[AEIOU]/i.test(name) ? `an ${name}` : `a ${name}`;
+  const name = KEY_TYPE_NAMES[kind ?? ''] ?? (kind ?? 'unknown').toUpperCase();
+  return /^[AEIOUX]|^Ed/.test(name) ? `an ${name}` : `a ${name}`;
 }
 
 function finish(
@@ -169,7 +171,8 @@ function fromPem(block: PemBlock, source: string, passphrase: string | undefined
     case 'ENCRYPTED PRIVATE KEY':
     case 'RSA PRIVATE KEY':
     case 'EC PRIVATE KEY': {
-      if (!derSpansBuffer(block.body)) throw malformed(source, 'the key data is truncated or corrupted');
+      // A Proc-Type encrypted body is ciphertext, not DER.
+      if (!encryptedPkcs1 && !derSpansBuffer(block.body)) throw malformed(source, 'the key data is truncated or corrupted');
       const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || encryptedPkcs1;
       const format: KeyFormat =
         block.label === 'RSA PRIVATE KEY'
@@ -221,11 +224,8 @@ function attempt<T>(make: () => T): T | undefined {
 
 function fromDer(der: Buffer, source: string, passphrase: string | undefined, encoding: 'der' | 'base64'): ParsedKey {
   if (!derSpansBuffer(der)) throw malformed(source, 'the key data is truncated or corrupted');
-  for (const type of ['spki', 'pkcs1'] as const) {
-    const publicKey = attempt(() => createPublicKey({ key: der, format: 'der', type }));
-    if (publicKey) return finish(source, encoding, type === 'spki' ? 'spki' : 'pkcs1-public', undefined, publicKey);
-  }
-  for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
+  // Private forms first: OpenSSL derives a public key from a private DER if asked for 'pkcs1' public.
+  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
     try {
       const privateKey = createPrivateKey({ key: der, format: 'der', type });
       return finish(source, encoding, type, privateKey, createPublicKey(privateKey));
@@ -241,6 +241,10 @@ function fromDer(der: Buffer, source: string, passphrase: string | undefined, en
         return finish(source, encoding, 'pkcs8-encrypted', privateKey, createPublicKey(privateKey));
       }
     }
+  }
+  for (const type of ['spki', 'pkcs1'] as const) {
+    const publicKey = attempt(() => createPublicKey({ key: der, format: 'der', type }));
+    if (publicKey) return finish(source, encoding, type === 'spki' ? 'spki' : 'pkcs1-public', undefined, publicKey);
   }
   throw malformed(source, 'the data is neither a PEM key nor a DER key');
 }
