@@ -1,0 +1,345 @@
+/**
+ * The small SQL dialect the emulator understands, parsed the way Snowflake parses it:
+ * - plain identifiers `[A-Za-z_][A-Za-z0-9_$]*` are case-insensitive (upper-cased);
+ * - `"quoted"` identifiers are exact, `""` inside stands for `"`;
+ * - `'string'` literals: `''` stands for `'`, and backslash escapes are interpreted as Snowflake does
+ *   (`\\` → `\`, `\'` → `'`, `\n`, `\t`, `\r`, `\b`, `\f`, `\0`, `\xhh`, `\uhhhh`, `\ooo`; any other `\c` → `c`);
+ * - `$$dollar-quoted$$` strings are taken verbatim;
+ * - `-- …` and `/* … *\/` comments, any whitespace, one optional trailing `;`.
+ */
+
+export type Token =
+  | { t: 'word'; v: string; raw: string; pos: number }
+  | { t: 'qident'; v: string; raw: string; pos: number }
+  | { t: 'string'; v: string; raw: string; pos: number }
+  | { t: 'number'; v: string; raw: string; pos: number }
+  | { t: 'punct'; v: string; raw: string; pos: number };
+
+export class SqlSyntaxError extends Error {
+  constructor(
+    readonly sql: string,
+    readonly pos: number,
+    readonly near: string,
+  ) {
+    super(syntaxMessage(sql, pos, near));
+  }
+}
+
+function lineCol(sql: string, pos: number): { line: number; col: number } {
+  const before = sql.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - (before.lastIndexOf('\n') + 1);
+  return { line, col };
+}
+
+function syntaxMessage(sql: string, pos: number, near: string): string {
+  const { line, col } = lineCol(sql, pos);
+  return `SQL compilation error:\nsyntax error line ${line} at position ${col} unexpected '${near}'.`;
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '0': '\0', "'": "'", '"': '"', '\\': '\\' };
+
+export function tokenize(sql: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      if (end < 0) throw new SqlSyntaxError(sql, i, '<EOF>');
+      i = end + 2;
+      continue;
+    }
+    const start = i;
+    if (/[A-Za-z_]/.test(c)) {
+      while (i < sql.length && /[A-Za-z0-9_$]/.test(sql[i]!)) i++;
+      const raw = sql.slice(start, i);
+      tokens.push({ t: 'word', v: raw.toUpperCase(), raw, pos: start });
+      continue;
+    }
+    if (/[0-9]/.test(c)) {
+      while (i < sql.length && /[0-9.]/.test(sql[i]!)) i++;
+      const raw = sql.slice(start, i);
+      tokens.push({ t: 'number', v: raw, raw, pos: start });
+      continue;
+    }
+    if (c === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= sql.length) throw new SqlSyntaxError(sql, start, '<EOF>');
+        if (sql[i] === '"') {
+          if (sql[i + 1] === '"') {
+            v += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        v += sql[i];
+        i++;
+      }
+      if (v === '') throw new SqlSyntaxError(sql, start, '""');
+      tokens.push({ t: 'qident', v, raw: sql.slice(start, i), pos: start });
+      continue;
+    }
+    if (c === "'") {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= sql.length) throw new SqlSyntaxError(sql, start, '<EOF>');
+        const d = sql[i]!;
+        if (d === "'") {
+          if (sql[i + 1] === "'") {
+            v += "'";
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (d === '\\') {
+          const e = sql[i + 1];
+          if (e === undefined) throw new SqlSyntaxError(sql, start, '<EOF>');
+          if (e === 'x' && /^[0-9A-Fa-f]{2}$/.test(sql.slice(i + 2, i + 4))) {
+            v += String.fromCharCode(parseInt(sql.slice(i + 2, i + 4), 16));
+            i += 4;
+          } else if (e === 'u' && /^[0-9A-Fa-f]{4}$/.test(sql.slice(i + 2, i + 6))) {
+            v += String.fromCharCode(parseInt(sql.slice(i + 2, i + 6), 16));
+            i += 6;
+          } else if (/^[0-7]{3}$/.test(sql.slice(i + 1, i + 4))) {
+            v += String.fromCharCode(parseInt(sql.slice(i + 1, i + 4), 8));
+            i += 4;
+          } else {
+            v += SIMPLE_ESCAPES[e] ?? e;
+            i += 2;
+          }
+          continue;
+        }
+        v += d;
+        i++;
+      }
+      tokens.push({ t: 'string', v, raw: sql.slice(start, i), pos: start });
+      continue;
+    }
+    if (c === '$' && sql[i + 1] === '$') {
+      const end = sql.indexOf('$$', i + 2);
+      if (end < 0) throw new SqlSyntaxError(sql, start, '<EOF>');
+      tokens.push({ t: 'string', v: sql.slice(i + 2, end), raw: sql.slice(start, end + 2), pos: start });
+      i = end + 2;
+      continue;
+    }
+    if ('(),=;.*'.includes(c)) {
+      tokens.push({ t: 'punct', v: c, raw: c, pos: start });
+      i++;
+      continue;
+    }
+    throw new SqlSyntaxError(sql, start, c);
+  }
+  return tokens;
+}
+
+export type SelectArg = { kind: 'string'; value: string } | { kind: 'number'; value: string } | { kind: 'other'; raw: string };
+export type SelectItem =
+  | { kind: 'func'; name: string; args: SelectArg[]; column: string; pos: number }
+  | { kind: 'literal'; value: string; column: string };
+
+export type RsaProperty = 'RSA_PUBLIC_KEY' | 'RSA_PUBLIC_KEY_2';
+
+export type Statement =
+  | { kind: 'select'; items: SelectItem[] }
+  | { kind: 'desc-user'; user: string }
+  | { kind: 'alter-user'; user: string; ifExists: boolean; set?: Array<{ prop: string; value: string; pos: number }>; unset?: Array<{ prop: string; pos: number }> };
+
+/** More than one statement in one request (the SQL API runs one unless told otherwise). */
+export class StatementCountError extends Error {
+  constructor(readonly count: number) {
+    super(`Actual statement count ${count} did not match the desired statement count 1.`);
+  }
+}
+
+class Parser {
+  i = 0;
+  constructor(
+    readonly sql: string,
+    readonly tokens: Token[],
+  ) {}
+  peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+  fail(): never {
+    const tok = this.peek();
+    throw new SqlSyntaxError(this.sql, tok ? tok.pos : this.sql.length, tok ? tok.raw : '<EOF>');
+  }
+  isWord(...words: string[]): boolean {
+    const tok = this.peek();
+    return tok?.t === 'word' && words.includes(tok.v);
+  }
+  word(...words: string[]): string {
+    const tok = this.peek();
+    if (tok?.t === 'word' && (words.length === 0 || words.includes(tok.v))) {
+      this.i++;
+      return tok.v;
+    }
+    return this.fail();
+  }
+  punct(p: string): void {
+    const tok = this.peek();
+    if (tok?.t === 'punct' && tok.v === p) {
+      this.i++;
+      return;
+    }
+    this.fail();
+  }
+  isPunct(p: string): boolean {
+    const tok = this.peek();
+    return tok?.t === 'punct' && tok.v === p;
+  }
+  identifier(): string {
+    const tok = this.peek();
+    if (tok?.t === 'word' || tok?.t === 'qident') {
+      this.i++;
+      return tok.v;
+    }
+    return this.fail();
+  }
+  string(): string {
+    const tok = this.peek();
+    if (tok?.t === 'string') {
+      this.i++;
+      return tok.v;
+    }
+    return this.fail();
+  }
+  end(): void {
+    if (this.i < this.tokens.length) this.fail();
+  }
+}
+
+/** Parse exactly one statement; throws SqlSyntaxError or StatementCountError. */
+export function parseStatement(sql: string): Statement {
+  const all = tokenize(sql);
+  // Split on `;` to count statements; empty ones (e.g. a trailing `;`) do not count.
+  const groups: Token[][] = [[]];
+  for (const tok of all) {
+    if (tok.t === 'punct' && tok.v === ';') groups.push([]);
+    else groups[groups.length - 1]!.push(tok);
+  }
+  const nonEmpty = groups.filter((g) => g.length > 0);
+  if (nonEmpty.length > 1) throw new StatementCountError(nonEmpty.length);
+  const tokens = nonEmpty[0] ?? [];
+  const p = new Parser(sql, tokens);
+  if (tokens.length === 0) p.fail();
+
+  if (p.isWord('DESC', 'DESCRIBE')) {
+    p.word();
+    p.word('USER');
+    const user = p.identifier();
+    p.end();
+    return { kind: 'desc-user', user };
+  }
+  if (p.isWord('ALTER')) {
+    p.word();
+    p.word('USER');
+    let ifExists = false;
+    if (p.isWord('IF')) {
+      p.word();
+      p.word('EXISTS');
+      ifExists = true;
+    }
+    const user = p.identifier();
+    if (p.isWord('SET')) {
+      p.word();
+      const set: Array<{ prop: string; value: string; pos: number }> = [];
+      do {
+        if (p.isPunct(',')) p.punct(',');
+        const pos = p.peek()?.pos ?? sql.length;
+        const prop = p.word();
+        p.punct('=');
+        const value = p.string();
+        set.push({ prop, value, pos });
+      } while (p.peek() && (p.isPunct(',') || p.peek()?.t === 'word'));
+      p.end();
+      return { kind: 'alter-user', user, ifExists, set };
+    }
+    if (p.isWord('UNSET')) {
+      p.word();
+      const unset: Array<{ prop: string; pos: number }> = [];
+      for (;;) {
+        const pos = p.peek()?.pos ?? sql.length;
+        unset.push({ prop: p.word(), pos });
+        if (!p.isPunct(',')) break;
+        p.punct(',');
+      }
+      p.end();
+      return { kind: 'alter-user', user, ifExists, unset };
+    }
+    return p.fail();
+  }
+  if (p.isWord('SELECT')) {
+    p.word();
+    const items: SelectItem[] = [];
+    for (;;) {
+      items.push(parseItem(p));
+      if (!p.isPunct(',')) break;
+      p.punct(',');
+    }
+    p.end();
+    return { kind: 'select', items };
+  }
+  return p.fail();
+}
+
+function parseItem(p: Parser): SelectItem {
+  const tok = p.peek();
+  if (!tok) return p.fail();
+  let item: SelectItem;
+  if (tok.t === 'string' || tok.t === 'number') {
+    p.i++;
+    item = { kind: 'literal', value: tok.v, column: tok.raw.toUpperCase() };
+  } else if (tok.t === 'word') {
+    p.i++;
+    p.punct('(');
+    const args: SelectArg[] = [];
+    if (!p.isPunct(')')) {
+      for (;;) {
+        const a = p.peek();
+        if (!a || a.t === 'punct') p.fail();
+        p.i++;
+        if (a.t === 'string') args.push({ kind: 'string', value: a.v });
+        else if (a.t === 'number') args.push({ kind: 'number', value: a.v });
+        else args.push({ kind: 'other', raw: a.raw });
+        if (!p.isPunct(',')) break;
+        p.punct(',');
+      }
+    }
+    p.punct(')');
+    const endTok = p.tokens[p.i - 1]!;
+    // Snowflake names an unaliased expression column after its text, upper-cased.
+    const column = p.sql.slice(tok.pos, endTok.pos + endTok.raw.length).toUpperCase();
+    item = { kind: 'func', name: tok.v, args, column, pos: tok.pos };
+  } else {
+    return p.fail();
+  }
+  if (p.isWord('AS')) {
+    p.word();
+    item.column = p.identifier();
+  } else if (p.peek()?.t === 'qident' || (p.peek()?.t === 'word' && !p.isWord('FROM'))) {
+    item.column = p.identifier();
+  }
+  return item;
+}
+
+/** Snowflake's rendering of an identifier: plain if it may be, else double-quoted. */
+export function quoteIdent(name: string): string {
+  return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
