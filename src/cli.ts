@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isSfauthError, UsageError, type SfauthError } from './errors.js';
 import { Output, colorEnabled, detectTerminal, fdSink } from './ui/output.js';
 import { terminalPrompter } from './ui/prompt.js';
-import { makeProgress, spinnerAllowed } from './ui/progress.js';
+import { makeProgress, spinnerAllowed, type Progress } from './ui/progress.js';
 import { readAll, type CommandContext } from './context.js';
 import { runInterruptCleanups } from './io/cleanup.js';
 
@@ -80,6 +80,10 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   keygen: () => import('./commands/keygen.js') as Promise<CommandModule>,
   fingerprint: () => import('./commands/fingerprint.js') as Promise<CommandModule>,
   sql: () => import('./commands/sql.js') as Promise<CommandModule>,
+  jwt: () => import('./commands/jwt.js') as Promise<CommandModule>,
+  inspect: () => import('./commands/inspect.js') as Promise<CommandModule>,
+  'test-connection': () => import('./commands/test-connection.js') as Promise<CommandModule>,
+  'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
 };
 
 const specs: CommandSpec[] = [
@@ -138,6 +142,64 @@ const specs: CommandSpec[] = [
     },
     load: loaders.sql!,
   },
+  {
+    name: 'jwt',
+    summary: 'mint the key-pair JWT that Snowflake accepts; the token alone on stdout',
+    examples: [
+      'sfauth jwt --account myorg-myaccount --user SVC_LOADER --private-key rsa_key.p8',
+      'TOKEN=$(sfauth jwt -c loader --lifetime 10m)',
+    ],
+    configure(cmd) {
+      identityOptions(cmd);
+      cmd.option('--lifetime <duration>', 'token lifetime, at most 1h (90s, 10m, 1h, or seconds)', '1h');
+      jsonOption(cmd);
+    },
+    load: loaders.jwt!,
+  },
+  {
+    name: 'inspect',
+    summary: "decode a JWT and check it against Snowflake's rules",
+    examples: ['sfauth inspect "$TOKEN"', 'sfauth jwt -c loader | sfauth inspect - --public-key rsa_key.pub'],
+    configure(cmd) {
+      cmd.argument('<token>', "the JWT, or '-' for stdin");
+      cmd.option('--public-key <path>', 'verify the signature and fingerprint with this key (a private key works too)');
+      passphraseOption(cmd);
+      jsonOption(cmd);
+    },
+    positional: ['token'],
+    load: loaders.inspect!,
+  },
+  {
+    name: 'test-connection',
+    summary: 'authenticate against the account and report who you are',
+    examples: [
+      'sfauth test-connection --account myorg-myaccount --user SVC_LOADER --private-key rsa_key.p8',
+      'sfauth test-connection -c loader --json',
+      'SNOWFLAKE_TOKEN=$(cat pat.txt) sfauth test-connection --account myorg-myaccount --user SVC --token-type pat',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      jsonOption(cmd);
+    },
+    load: loaders['test-connection']!,
+  },
+
+  {
+    name: 'pg-token',
+    summary: 'fetch a 15-minute Snowflake Postgres access token',
+    examples: [
+      'PGPASSWORD=$(sfauth pg-token -c loader --instance REPORTING --pg-user app) psql "host=… user=app sslmode=require"',
+      'eval "export $(sfauth pg-token -c loader --instance REPORTING --pg-user app --format env)"',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--instance <name>', 'Snowflake Postgres instance (double-quote it for a case-sensitive name)');
+      cmd.option('--pg-user <name>', 'Postgres user (case-sensitive)');
+      cmd.option('--format <format>', 'token | env | json', 'token');
+      jsonOption(cmd);
+    },
+    load: loaders['pg-token']!,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
   const noColorFlag = argv.includes('--no-color');
   const out = new Output({
     json: wantsJson(argv),
-    color: colorEnabled(env, terminal.stderr, noColorFlag),
+    color: () => colorEnabled(env, terminal.stderr, noColorFlag),
     stdout,
     stderr,
   });
@@ -178,6 +240,9 @@ async function main(argv: string[]): Promise<number> {
       outputError: () => {}, // reported by our handler below
       getOutHelpWidth: () => (terminal.stdout ? Math.min(process.stdout.columns ?? 100, 100) : 100),
       getErrHelpWidth: () => 100,
+      // commander's defaults would build process.stdout/stderr streams just to ask.
+      getOutHasColors: () => colorEnabled(env, terminal.stdout, noColorFlag),
+      getErrHasColors: () => colorEnabled(env, terminal.stderr, noColorFlag),
     })
     .showSuggestionAfterError(true);
   program.addHelpText(
@@ -189,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
     const options: Record<string, unknown> = { ...cmd.opts(), color: program.opts().color };
     spec.positional?.forEach((name, i) => (options[name] = cmd.processedArgs[i]));
     const mod = await spec.load();
+    let progress: Progress | undefined;
     const ctx: CommandContext = {
       env,
       cwd: process.cwd(),
@@ -196,8 +262,11 @@ async function main(argv: string[]): Promise<number> {
       fetch: (...a) => globalThis.fetch(...a),
       readStdin: () => readAll(process.stdin),
       out,
-      prompter: terminalPrompter(terminal.stdin && terminal.stderr),
-      progress: makeProgress(out, spinnerAllowed(env, terminal.stderr)),
+      // Asked only when used: the fast paths never load node:tty (DESIGN.md §6).
+      prompter: terminalPrompter(() => terminal.stdin && terminal.stderr),
+      get progress() {
+        return (progress ??= makeProgress(out, spinnerAllowed(env, terminal.stderr)));
+      },
     };
     exitCode = (await mod.run(options, ctx)) ?? 0;
   };

@@ -49,7 +49,8 @@ export function parseAccount(input: string): AccountIdentifier {
     if (!host.endsWith(DOMAIN)) throw invalid(input, `the host is not a ${DOMAIN.slice(1)} host`);
     const identifier = host.slice(0, -DOMAIN.length);
     if (!LABELS_RE.test(identifier)) throw invalid(input, 'the host has no account part');
-    return { identifier, baseUrl: `https://${host}`, jwtAccount: jwtAccountOf(identifier) };
+    // A full URL is taken as is: keep an explicit port (url.host omits the default 443).
+    return { identifier, baseUrl: `https://${url.host.toLowerCase()}`, jwtAccount: jwtAccountOf(identifier) };
   }
   let identifier = raw;
   if (identifier.toLowerCase().endsWith(DOMAIN)) identifier = identifier.slice(0, -DOMAIN.length);

@@ -44,8 +44,21 @@ export interface TerminalInfo {
   stderr: boolean;
 }
 
+/** Each stream is asked on first use only: runs that never need to know never load `node:tty`. */
 export function detectTerminal(): TerminalInfo {
-  return { stdin: isatty(0), stdout: isatty(1), stderr: isatty(2) };
+  const known: Partial<TerminalInfo> = {};
+  const ask = (name: keyof TerminalInfo, fd: number) => (known[name] ??= isatty(fd));
+  return {
+    get stdin() {
+      return ask('stdin', 0);
+    },
+    get stdout() {
+      return ask('stdout', 1);
+    },
+    get stderr() {
+      return ask('stderr', 2);
+    },
+  };
 }
 
 /** Colour only on a terminal, never with NO_COLOR (any non-empty value) or `--no-color`. */
@@ -59,23 +72,29 @@ export function colorEnabled(env: Record<string, string | undefined>, isTTY: boo
 
 export interface OutputOptions {
   json: boolean;
-  color: boolean;
+  /** A function is asked on first use (it may need to know whether stderr is a terminal). */
+  color: boolean | (() => boolean);
   stdout: Sink;
   stderr: Sink;
 }
 
 export class Output {
   readonly json: boolean;
-  readonly color: boolean;
   private readonly stdout: Sink;
   private readonly stderr: Sink;
+  private colorOption: boolean | (() => boolean);
   private chalk?: ChalkInstance;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
-    this.color = options.color;
+    this.colorOption = options.color;
     this.stdout = options.stdout;
     this.stderr = options.stderr;
+  }
+
+  get color(): boolean {
+    if (typeof this.colorOption === 'function') this.colorOption = this.colorOption();
+    return this.colorOption;
   }
 
   /** Styling for stderr text; a no-op chalk when colour is off. */

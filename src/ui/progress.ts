@@ -5,8 +5,11 @@
 import type { Output } from './output.js';
 
 export interface Progress {
-  /** Starts a step; returns a handle to finish it. */
-  step(text: string): Promise<Step>;
+  /**
+   * Starts a step; returns a handle to finish it. `quiet` steps show only as a spinner: in plain
+   * mode they print nothing (for waits whose outcome the command reports anyway).
+   */
+  step(text: string, options?: { quiet?: boolean }): Promise<Step>;
 }
 
 export interface Step {
@@ -24,7 +27,8 @@ export function spinnerAllowed(env: Record<string, string | undefined>, stderrIs
 export function makeProgress(out: Output, useSpinner: boolean): Progress {
   if (!useSpinner) {
     return {
-      async step(text) {
+      async step(text, options) {
+        if (options?.quiet) return { succeed: () => {}, fail: () => {}, update: () => {} };
         return {
           succeed: (t) => out.success(t ?? text),
           fail: (t) => out.info(`${out.style.red('✗')} ${t ?? text}`),

@@ -18,9 +18,13 @@ function isExitPrompt(err: unknown): boolean {
   return err instanceof Error && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError');
 }
 
-export function terminalPrompter(canPrompt: boolean): Prompter {
+/** `canPrompt` may be a function, asked on first use (runs that never prompt never load `node:tty`). */
+export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter {
   return {
-    canPrompt,
+    get canPrompt() {
+      if (typeof canPrompt === 'function') canPrompt = canPrompt();
+      return canPrompt;
+    },
     async secret(message) {
       const { password } = await import('@inquirer/prompts');
       try {

@@ -1,0 +1,531 @@
+/**
+ * The SQL API client every network command shares (DESIGN.md §3 "REST calls"):
+ * `POST /api/v2/statements?requestId=<uuid>`, 202-then-poll, results mapped by `rowType` names,
+ * retries with exponential backoff and jitter for 429/5xx/resets (same requestId plus `retry=true`,
+ * so a statement that reached the server is not run twice), all inside one deadline, and every
+ * failure turned into an SfauthError with a plain hint. Tokens never appear in messages.
+ * See https://docs.snowflake.com/en/developer-guide/sql-api/reference
+ */
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { CheckFailedError, ServiceError, type SfauthError } from '../errors.js';
+import { mintJwt } from '../core/jwt.js';
+import { formatDuration } from '../core/duration.js';
+import { VERSION } from '../version.js';
+import { authHint, loginFailureUuid } from './auth-hints.js';
+
+export type Credential =
+  | { kind: 'keypair'; privateKey: KeyObject; account: string; user: string; fingerprint: string }
+  | { kind: 'oauth'; token: string }
+  | { kind: 'pat'; token: string };
+
+const TOKEN_TYPE: Record<Credential['kind'], string> = {
+  keypair: 'KEYPAIR_JWT',
+  oauth: 'OAUTH',
+  pat: 'PROGRAMMATIC_ACCESS_TOKEN',
+};
+
+/** What went into the credential, shown whenever authentication fails (DESIGN.md §3). */
+export interface Identity {
+  account?: string;
+  user?: string;
+  fingerprint?: string;
+  authMethod: string;
+}
+
+export interface ClientOptions {
+  baseUrl: string;
+  credential: Credential;
+  identity: Identity;
+  fetch: typeof globalThis.fetch;
+  now(): number;
+  /** Absolute deadline (ms since the epoch) for everything this client does. */
+  deadline: number;
+  /** The `--timeout` as the user wrote it, for messages. */
+  timeoutLabel: string;
+  role?: string;
+  warehouse?: string;
+  warn(message: string): void;
+  sleep?(ms: number): Promise<void>;
+  random?(): number;
+}
+
+export interface StatementResult {
+  requestId: string;
+  statementHandle?: string;
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+/** Rows as objects keyed by column name. */
+export function recordsOf(result: StatementResult): Record<string, string | null>[] {
+  return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
+}
+
+/** Statuses worth another try with the same requestId (DESIGN.md §3). */
+export const RETRY_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+const JWT_LIFETIME_SECONDS = 3600;
+const JWT_REISSUE_AFTER_MS = 50 * 60 * 1000;
+const SKEW_WARN_SECONDS = 60;
+/** Backoff: 250 ms doubling, capped at 8 s, "equal jitter" (half fixed, half random). */
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_CAP_MS = 8000;
+/** Time an attempt needs at least; with less left we give up instead of sending a doomed request. */
+const MIN_ATTEMPT_MS = 200;
+/** Polling a 202: 250 ms growing ×1.5 up to 2 s. */
+const POLL_FIRST_MS = 250;
+const POLL_CAP_MS = 2000;
+/** How much of an error body we read for a message. */
+const EXCERPT_READ_LIMIT = 64 * 1024;
+const EXCERPT_CHARS = 120;
+
+/** A network failure, classified: retry it, or stop with `error`. */
+interface Failure {
+  retry: boolean;
+  describe: string;
+  error?: SfauthError;
+}
+
+/** What one attempt produced: a complete answer (status + body), or a failure. */
+type Attempt = { kind: 'answer'; response: Response; text: string } | { kind: 'failure'; failure: Failure };
+
+/** The code of a network error, wherever undici put it (cause, cause.errors of an AggregateError). */
+function networkCode(err: unknown): { code?: string; message?: string } {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown };
+  const cause = e?.cause as { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } | undefined;
+  const code = [cause?.code, cause?.errors?.[0]?.code, e?.code].find((c): c is string => typeof c === 'string');
+  const message = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof e?.message === 'string' ? e.message : undefined;
+  return { code, message };
+}
+
+const RESET_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENETRESET',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Readable text of an error body: HTML reduced to its words, whitespace collapsed, cut short. */
+export function excerptOf(text: string, limit = EXCERPT_CHARS): string {
+  let plain = text;
+  if (/<\/?[a-z][^>]*>/i.test(plain)) {
+    plain = plain
+      .replace(/<head[\s\S]*?<\/head>/gi, ' ')
+      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
+  }
+  // eslint-disable-next-line no-control-regex
+  plain = plain.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return plain.length > limit ? `${plain.slice(0, limit - 1)}…` : plain;
+}
+
+export class SnowflakeClient {
+  private jwt?: { token: string; mintedAt: number };
+  private skewSeconds?: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  /** `host[:port]` of the base URL, for messages. */
+  readonly host: string;
+
+  constructor(private readonly options: ClientOptions) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = options.random ?? Math.random;
+    this.host = new URL(options.baseUrl).host;
+  }
+
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
+  get identity(): Identity {
+    return this.options.identity;
+  }
+
+  /** Local clock minus the server's `Date`, in seconds, once a response told us (else undefined). */
+  get clockSkewSeconds(): number | undefined {
+    return this.skewSeconds;
+  }
+
+  /**
+   * Runs one statement and returns its rows. Retries 429/500/502/503/504 and connection resets with
+   * the same requestId plus `retry=true` until the deadline; DNS failures, refused connections and
+   * TLS failures stop at once.
+   */
+  async execute(statement: string): Promise<StatementResult> {
+    const requestId = randomUUID();
+    const body = JSON.stringify({
+      statement,
+      timeout: 60,
+      ...(this.options.role ? { role: this.options.role } : {}),
+      ...(this.options.warehouse ? { warehouse: this.options.warehouse } : {}),
+    });
+    let lastFailure = '';
+    for (let attempt = 0; ; attempt++) {
+      const url = `${this.options.baseUrl}/api/v2/statements?requestId=${requestId}${attempt > 0 ? '&retry=true' : ''}`;
+      const outcome = await this.attempt(url, 'POST', body, lastFailure);
+      if (outcome.kind === 'answer') {
+        const retryAfter = this.retryAfterMs(outcome.response);
+        if (!RETRY_STATUS.has(outcome.response.status)) return this.handle(outcome.response, outcome.text, requestId);
+        lastFailure = this.describeStatus(outcome.response, outcome.text);
+        await this.backoff(attempt, lastFailure, retryAfter);
+      } else {
+        if (!outcome.failure.retry) throw outcome.failure.error;
+        lastFailure = outcome.failure.describe;
+        await this.backoff(attempt, lastFailure);
+      }
+    }
+  }
+
+  private headers(method: 'GET' | 'POST'): Record<string, string> {
+    return {
+      Authorization: `Bearer ${this.token()}`,
+      'X-Snowflake-Authorization-Token-Type': TOKEN_TYPE[this.options.credential.kind],
+      ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}),
+      Accept: 'application/json',
+      'User-Agent': `sfauth/${VERSION}`,
+    };
+  }
+
+  /** The bearer token; a key-pair JWT is minted once per batch of requests and renewed well before expiry. */
+  private token(): string {
+    const cred = this.options.credential;
+    if (cred.kind !== 'keypair') return cred.token;
+    const now = this.options.now();
+    if (!this.jwt || now - this.jwt.mintedAt > JWT_REISSUE_AFTER_MS) {
+      const minted = mintJwt({
+        account: cred.account,
+        user: cred.user,
+        privateKey: cred.privateKey,
+        fingerprint: cred.fingerprint,
+        issuedAt: Math.floor(now / 1000),
+        lifetimeSeconds: JWT_LIFETIME_SECONDS,
+      });
+      this.jwt = { token: minted.token, mintedAt: now };
+    }
+    return this.jwt.token;
+  }
+
+  private remaining(): number {
+    return this.options.deadline - this.options.now();
+  }
+
+  private timeoutError(lastFailure: string): ServiceError {
+    return new ServiceError(
+      'ERR_TIMEOUT',
+      lastFailure
+        ? `no successful answer from ${this.host} within ${this.options.timeoutLabel} (last: ${lastFailure})`
+        : `no answer from ${this.host} within ${this.options.timeoutLabel}`,
+      {
+        hint: 'Snowflake or the network may be slow or down; try again, or allow more time with --timeout',
+        data: { host: this.host, timeout: this.options.timeoutLabel, ...(lastFailure ? { lastFailure } : {}) },
+      },
+    );
+  }
+
+  /** Waits before the next try, inside the deadline; gives up (timeout error) when no useful try fits. */
+  private async backoff(attempt: number, lastFailure: string, retryAfterMs?: number): Promise<void> {
+    const cap = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+    let delay = Math.round(cap / 2 + this.random() * (cap / 2));
+    const left = this.remaining();
+    if (retryAfterMs !== undefined) {
+      // The server said when: waiting less is pointless, waiting past the deadline too.
+      if (retryAfterMs > left - MIN_ATTEMPT_MS) throw this.timeoutError(`${lastFailure}, Retry-After ${formatDuration(retryAfterMs / 1000)}`);
+      delay = Math.max(delay, retryAfterMs);
+    }
+    delay = Math.min(delay, left - MIN_ATTEMPT_MS);
+    if (delay < 0) throw this.timeoutError(lastFailure);
+    await this.sleep(delay);
+  }
+
+  private retryAfterMs(response: Response): number | undefined {
+    if (response.status !== 429 && response.status !== 503) return undefined;
+    const value = response.headers.get('retry-after')?.trim();
+    if (!value) return undefined;
+    if (/^\d+$/.test(value)) return Number(value) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - this.options.now());
+  }
+
+  /** "HTTP 503 Service Unavailable: "…"" for a retried answer. */
+  private describeStatus(response: Response, text: string): string {
+    let detail = '';
+    try {
+      const json = JSON.parse(text) as { message?: unknown; code?: unknown };
+      if (json && typeof json.message === 'string') detail = excerptOf(json.message);
+    } catch {
+      detail = excerptOf(text);
+    }
+    const reason = response.statusText ? ` ${response.statusText}` : '';
+    return `HTTP ${response.status}${reason}${detail && detail !== response.statusText ? `: "${detail}"` : ''}`;
+  }
+
+  /**
+   * One HTTP exchange, body included, so a connection that breaks mid-body is retried like a reset.
+   * Network failures come back as a Failure, never thrown raw. Error bodies are read only in part.
+   */
+  private async attempt(url: string, method: 'GET' | 'POST', body: string | undefined, lastFailure: string): Promise<Attempt> {
+    const left = this.remaining();
+    if (left <= 0) throw this.timeoutError(lastFailure);
+    const headers = this.headers(method);
+    let response: Response;
+    try {
+      response = await this.options.fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(left) });
+    } catch (err) {
+      return { kind: 'failure', failure: this.classify(err, lastFailure) };
+    }
+    this.checkSkew(response);
+    try {
+      const limit = response.status === 200 ? undefined : EXCERPT_READ_LIMIT;
+      return { kind: 'answer', response, text: await readText(response, limit) };
+    } catch (err) {
+      const failure = this.classify(err, lastFailure);
+      return { kind: 'failure', failure: failure.retry ? { ...failure, describe: `the answer broke off (${failure.describe})` } : failure };
+    }
+  }
+
+  private classify(err: unknown, lastFailure: string): Failure {
+    const name = (err as { name?: unknown })?.name;
+    if (name === 'TimeoutError' || name === 'AbortError') {
+      return { retry: false, describe: 'timeout', error: this.timeoutError(lastFailure) };
+    }
+    const { code, message } = networkCode(err);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL' || code === 'EAI_NODATA') {
+      return {
+        retry: false,
+        describe: 'DNS',
+        error: new ServiceError('ERR_DNS', `cannot resolve ${new URL(this.options.baseUrl).hostname} (${code})`, {
+          hint: 'check the account identifier (--account) or --host, and your DNS / network',
+          data: { host: this.host, cause: code },
+        }),
+      };
+    }
+    if (code === 'ECONNREFUSED') {
+      return {
+        retry: false,
+        describe: 'refused',
+        error: new ServiceError('ERR_CONNECTION_REFUSED', `connection to ${this.host} refused`, {
+          hint: 'check --host / the account identifier, proxies and firewalls',
+          data: { host: this.host, cause: code },
+        }),
+      };
+    }
+    if (code && RESET_CODES.has(code)) {
+      return { retry: true, describe: `connection reset (${code})` };
+    }
+    if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH|ALTNAME/.test(code)) {
+      return {
+        retry: false,
+        describe: 'TLS',
+        error: new ServiceError('ERR_TLS', `TLS certificate of ${this.host} not trusted (${code})`, {
+          hint: 'a proxy may be intercepting TLS; set NODE_EXTRA_CA_CERTS to its CA bundle, or check --host',
+          data: { host: this.host, cause: code },
+        }),
+      };
+    }
+    if (code && /^ERR_SSL_|^EPROTO$|TLS/.test(code)) {
+      return {
+        retry: false,
+        describe: 'TLS',
+        error: new ServiceError('ERR_TLS', `TLS handshake with ${this.host} failed (${code})`, {
+          hint: 'the server does not speak https on that port; check --host (a plain-http test server on loopback needs http://)',
+          data: { host: this.host, cause: code },
+        }),
+      };
+    }
+    // Anything else (a bad port, an unreachable network, a proxy refusing us…) does not heal by waiting.
+    const why = excerptOf(code ?? message ?? 'unknown error', 80);
+    return {
+      retry: false,
+      describe: why,
+      error: new ServiceError('ERR_NETWORK', `cannot reach ${this.host}: ${why}`, {
+        hint: 'check --host / the account identifier and the network (proxy, VPN, firewall)',
+        data: { host: this.host, ...(code ? { cause: code } : {}) },
+      }),
+    };
+  }
+
+  /** Warns once when the server's `Date` is more than a minute away from the local clock. */
+  private checkSkew(response: Response): void {
+    if (this.skewSeconds !== undefined) return;
+    const date = response.headers.get('date');
+    if (!date) return;
+    const serverMs = Date.parse(date);
+    if (Number.isNaN(serverMs)) return;
+    const skew = Math.round((this.options.now() - serverMs) / 1000);
+    this.skewSeconds = skew;
+    if (Math.abs(skew) > SKEW_WARN_SECONDS) {
+      this.options.warn(
+        `this machine's clock is ${formatDuration(skew)} ${skew > 0 ? 'ahead of' : 'behind'} Snowflake's (server Date: ${new Date(serverMs).toISOString()}); key-pair tokens may be refused (394302/394303). Sync the clock (NTP).`,
+      );
+    }
+  }
+
+  private unexpected(response: Response, text: string, why: string): ServiceError {
+    const type = (response.headers.get('content-type') ?? 'no content type').split(';')[0]!.trim();
+    const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
+    const excerpt = excerptOf(text);
+    const reason = location ? `redirected to ${excerptOf(location, 200)}` : why;
+    return new ServiceError(
+      'ERR_BAD_RESPONSE',
+      `unexpected answer from ${this.host}: HTTP ${response.status} (${type}), ${reason}${excerpt && !location ? `: "${excerpt}"` : ''}`,
+      {
+        hint: location
+          ? 'give --host the final address (the SQL API does not redirect), or check the account identifier'
+          : 'a proxy or the wrong host may be answering; check --host / the account identifier',
+        data: { host: this.host, status: response.status, contentType: type },
+      },
+    );
+  }
+
+  private async handle(response: Response, text: string, requestId: string): Promise<StatementResult> {
+    const json = parseJson(text);
+    const status = response.status;
+    if (status === 200) return this.toResult(response, text, json, requestId);
+    if (status === 202) {
+      const handle = (json as { statementHandle?: unknown } | undefined)?.statementHandle;
+      if (typeof handle !== 'string' || handle === '') throw this.unexpected(response, text, 'a 202 without a statementHandle');
+      return this.poll(handle, requestId);
+    }
+    const err = json && typeof json === 'object' ? (json as { code?: unknown; message?: unknown; sqlState?: unknown }) : undefined;
+    const code = typeof err?.code === 'string' ? err.code : typeof err?.code === 'number' ? String(err.code) : undefined;
+    const message = typeof err?.message === 'string' && err.message.trim() !== '' ? err.message.replace(/\s*\n\s*/g, ' ').trim() : undefined;
+    if (status === 401 || status === 403) {
+      if (!message) throw this.unexpected(response, text, 'authentication refused without a Snowflake error body');
+      throw this.authRefused(code, message);
+    }
+    if (status === 422 && message) {
+      const sqlState = typeof err?.sqlState === 'string' ? err.sqlState : undefined;
+      throw new CheckFailedError('ERR_STATEMENT_FAILED', `Snowflake refused the statement: ${message}${code ? ` (${code})` : ''}`, {
+        hint: statementHint(code),
+        data: { code, sqlState },
+      });
+    }
+    throw this.unexpected(response, text, message ? `${message}${code ? ` (code ${code})` : ''}` : 'not a Snowflake answer');
+  }
+
+  private authRefused(code: string | undefined, message: string): CheckFailedError {
+    const id = this.options.identity;
+    const details: string[] = [];
+    if (id.account) details.push(`account     ${id.account}`);
+    if (id.user) details.push(`user        ${id.user}`);
+    if (id.fingerprint) details.push(`fingerprint ${id.fingerprint}`);
+    details.push(`auth        ${id.authMethod}`, `host        ${this.host}`);
+    if (this.skewSeconds !== undefined && Math.abs(this.skewSeconds) > SKEW_WARN_SECONDS) {
+      details.push(`clock       ${formatDuration(this.skewSeconds)} ${this.skewSeconds > 0 ? 'ahead of' : 'behind'} Snowflake's`);
+    }
+    const uuid = loginFailureUuid(message);
+    if (uuid && code === '390144') {
+      details.push(`an admin can see the precise reason with: SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS('${uuid}');`);
+    }
+    return new CheckFailedError('ERR_AUTH_REFUSED', `authentication refused: ${message}${code ? ` (${code})` : ''}`, {
+      details,
+      hint: authHint(code),
+      data: {
+        code,
+        ...(id.account ? { account: id.account } : {}),
+        ...(id.user ? { user: id.user } : {}),
+        ...(id.fingerprint ? { fingerprint: id.fingerprint } : {}),
+        authMethod: id.authMethod,
+        host: this.host,
+        ...(uuid ? { loginFailureId: uuid } : {}),
+      },
+    });
+  }
+
+  private toResult(response: Response, text: string, json: unknown, requestId: string): StatementResult {
+    if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) {
+      throw this.unexpected(response, text, 'the body is not JSON');
+    }
+    const body = json as { resultSetMetaData?: { rowType?: unknown }; data?: unknown; statementHandle?: unknown };
+    const rowType = body.resultSetMetaData?.rowType;
+    if (!Array.isArray(rowType) || !rowType.every((c) => c && typeof (c as { name?: unknown }).name === 'string')) {
+      throw this.unexpected(response, text, 'resultSetMetaData.rowType is missing');
+    }
+    const data = body.data ?? [];
+    if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.every((cell) => cell === null || typeof cell === 'string'))) {
+      throw this.unexpected(response, text, 'data is not rows of strings');
+    }
+    return {
+      requestId,
+      statementHandle: typeof body.statementHandle === 'string' ? body.statementHandle : undefined,
+      columns: rowType.map((c) => (c as { name: string }).name),
+      rows: data as (string | null)[][],
+    };
+  }
+
+  /** A 202 means "still running": poll its handle until 200, inside the same deadline. */
+  private async poll(handle: string, requestId: string): Promise<StatementResult> {
+    const url = `${this.options.baseUrl}/api/v2/statements/${encodeURIComponent(handle)}`;
+    let lastFailure = 'statement still running';
+    for (let attempt = 0; ; attempt++) {
+      const delay = Math.min(POLL_CAP_MS, Math.round(POLL_FIRST_MS * 1.5 ** Math.min(attempt, 16)));
+      if (this.remaining() - MIN_ATTEMPT_MS < delay) throw this.timeoutError(lastFailure);
+      await this.sleep(delay);
+      const outcome = await this.attempt(url, 'GET', undefined, lastFailure);
+      if (outcome.kind === 'failure') {
+        if (!outcome.failure.retry) throw outcome.failure.error;
+        lastFailure = outcome.failure.describe;
+        continue;
+      }
+      const { response, text } = outcome;
+      if (response.status === 202) {
+        lastFailure = 'statement still running';
+        continue;
+      }
+      if (RETRY_STATUS.has(response.status)) {
+        lastFailure = this.describeStatus(response, text);
+        continue;
+      }
+      return this.handle(response, text, requestId);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body as text; with a limit, reads only that much and drops the rest. */
+async function readText(response: Response, limit?: number): Promise<string> {
+  if (limit === undefined || !response.body) return response.text();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size >= limit) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function statementHint(code: string | undefined): string {
+  switch (code) {
+    case '002003':
+      return 'check the user name; the role in use needs OWNERSHIP (or MODIFY PROGRAMMATIC AUTHENTICATION METHODS) on the user to see or change its keys (--role)';
+    case '003001':
+      return 'the role in use lacks the privilege: changing a key needs OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on the user (--role)';
+    case '390189':
+      return 'the role is not granted to this user; pass a granted role with --role (or SNOWFLAKE_ROLE), or leave it out to use the default role';
+    default:
+      return 'check the role in use (--role) and its privileges';
+  }
+}
