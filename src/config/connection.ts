@@ -4,7 +4,7 @@
  * connection (where `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` overrides the file's key of that connection).
  * Secrets (keys, passphrases, tokens) never go into origins, warnings or errors.
  */
-import { promises as fsp } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import {
@@ -195,7 +195,7 @@ function flagValue(flags: ConnectionFlags, key: keyof ConnectionFlags, flagName:
 
 async function readUserFile(path: string, what: string): Promise<string> {
   try {
-    return await fsp.readFile(path, 'utf8');
+    return readFileSync(path, 'utf8'); // sync: see readIfExists in files.ts
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {

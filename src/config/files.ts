@@ -3,7 +3,7 @@
  * which connections they define. Only node:fs / node:path at load time; the TOML parser is imported
  * when a file actually exists.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -95,10 +95,14 @@ function isTable(value: unknown): value is TomlTable {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
+/**
+ * Synchronous on purpose: the first async fs call starts libuv's thread pool, a measurable part of
+ * `sfauth jwt`'s start-up (DESIGN.md §6), and there is nothing to overlap with here.
+ */
 async function readIfExists(path: string): Promise<{ text: string; mode: number } | undefined> {
-  let handle: fsp.FileHandle;
+  let fd: number;
   try {
-    handle = await fsp.open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -108,14 +112,13 @@ async function readIfExists(path: string): Promise<{ text: string; mode: number 
     });
   }
   try {
-    const stat = await handle.stat();
+    const stat = fstatSync(fd);
     if (stat.isDirectory()) {
       throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${path}: it is a directory`, { data: { path } });
     }
-    const text = await handle.readFile('utf8');
-    return { text, mode: stat.mode };
+    return { text: readFileSync(fd, 'utf8'), mode: stat.mode };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
