@@ -83,6 +83,8 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   jwt: () => import('./commands/jwt.js') as Promise<CommandModule>,
   inspect: () => import('./commands/inspect.js') as Promise<CommandModule>,
   'test-connection': () => import('./commands/test-connection.js') as Promise<CommandModule>,
+  status: () => import('./commands/status.js') as Promise<CommandModule>,
+  rotate: () => import('./commands/rotate.js') as Promise<CommandModule>,
   'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
 };
 
@@ -182,6 +184,47 @@ const specs: CommandSpec[] = [
       jsonOption(cmd);
     },
     load: loaders['test-connection']!,
+  },
+  {
+    name: 'status',
+    summary: "show a user's two key slots: fingerprint, when set, age, and which local key matches",
+    examples: [
+      'sfauth status -c loader',
+      'sfauth status -c admin --target-user SVC_LOADER --json',
+      'sfauth status -c loader --max-age 90d    # exit 1 when the key in use is older (monitoring)',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--target-user <name>', 'the user to describe (default: the authenticating --user)');
+      cmd.option('--max-age <duration>', 'exit 1 when the key in use is older than this (e.g. 90d)');
+      jsonOption(cmd);
+    },
+    load: loaders.status!,
+  },
+  {
+    name: 'rotate',
+    summary: 'replace a key with a new one through the two key slots, with no moment where no key works',
+    examples: [
+      'sfauth rotate -c loader                                # print the plan and the exact SQL, change nothing',
+      'sfauth rotate -c loader --apply',
+      'sfauth rotate -c loader --apply --if-older-than 90d    # from cron: a no-op while the key is young',
+      'sfauth rotate -c admin --target-user SVC_LOADER --new-passphrase-file svc.pass --apply',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
+      cmd.option('--apply', 'carry out the plan (without it nothing changes, locally or on the server)');
+      cmd.option('--keep-old', 'leave the old key registered in its slot');
+      cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
+      cmd.option('--out <path>', 'new private key path (default: beside the current key, dated: rsa_key.2026-11-23.p8)');
+      cmd.option('--type <type>', 'new key type: rsa | ec (default: that of the current key, else rsa)');
+      cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096 (default: that of the current key, else 2048)');
+      cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521 (default: that of the current key, else P-256)');
+      cmd.option('--no-encrypt', 'write the new private key unencrypted');
+      cmd.option('--new-passphrase-file <path>', "passphrase for the new key (default: the current key's; --passphrase-file is the current key's)");
+      jsonOption(cmd);
+    },
+    load: loaders.rotate!,
   },
 
   {

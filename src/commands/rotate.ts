@@ -1,0 +1,772 @@
+/**
+ * `sfauth rotate`: replace a user's key with a new one through the two key slots, so that no moment
+ * is without a working key (DESIGN.md §3 "Rotation"):
+ *   1. read DESC USER of the target;  2. keep the slot of the current key, pick the other;
+ *   3. write the new key (0600, never over a file) and a journal beside it, before any server change;
+ *   4. SET the new public key;  5. authenticate with the new key (retrying while it propagates);
+ *   6. UNSET the old slot (unless --keep-old) and read DESC USER again to confirm.
+ * Without --apply it prints the plan and the exact SQL and writes nothing. Interrupted anywhere and
+ * run again with the same arguments, it finds its journal, re-reads DESC USER to see which steps took
+ * effect, and finishes the same rotation without making a second key.
+ */
+import { existsSync } from 'node:fs';
+import type { CommandContext } from '../context.js';
+import { CheckFailedError, isSfauthError, SfauthError, UsageError } from '../errors.js';
+import { requireValue } from '../config/index.js';
+import { accountForJwt } from '../core/account.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { sameFingerprint } from '../core/fingerprint.js';
+import { generateKeyPair, privateKeyPem, type KeySpec } from '../core/generate-key.js';
+import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
+import {
+  ageSeconds,
+  chooseSlots,
+  isOlderThan,
+  normalizeUserName,
+  otherSlot,
+  pendingJournal,
+  resumeState,
+  slotHolding,
+  unsafeSet,
+  type RotationJournal,
+} from '../core/rotation-plan.js';
+import { slotProperty, unsetPublicKeySql, type Slot } from '../core/sql.js';
+import { fingerprintOf } from '../core/fingerprint.js';
+import { writeNewFiles } from '../io/files.js';
+import type { LoadedKey } from '../io/load-key.js';
+import { displayPath } from '../io/paths.js';
+import type { SnowflakeClient } from '../snowflake/client.js';
+import { keyPairCredential, makeClient, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { describeUser, setUserKey, unsetUserKey, type UserDescription } from '../snowflake/users.js';
+import { findJournals, journalFile, updateJournal, type FoundJournal } from '../rotate/journal.js';
+import {
+  defaultKeyDir,
+  describeSpec,
+  loadJournaledKey,
+  newKeyPaths,
+  newKeySpec,
+  passphraseValue,
+  planPassphrase,
+  type NewKeyFlags,
+  type PassphrasePlan,
+} from '../rotate/new-key.js';
+import { buildSteps, fillPublicKey, renderPlan, setStatus, type RotateReport, type SlotReport } from '../rotate/plan.js';
+import { verifyNewKey } from '../rotate/verify.js';
+import { dirname, resolve } from 'node:path';
+
+export interface RotateOptions extends SessionFlags, NewKeyFlags {
+  targetUser?: string;
+  apply?: boolean;
+  keepOld?: boolean;
+  ifOlderThan?: string;
+  json?: boolean;
+}
+
+/** Everything one run knows, shared by the fresh and the resumed paths. */
+interface Run {
+  ctx: CommandContext;
+  options: RotateOptions;
+  session: Session;
+  account: string;
+  jwtAccount: string;
+  target: string;
+  /** The authenticating user rotates its own key. */
+  self: boolean;
+  /** The target's current key, when it is the key we authenticate with. */
+  currentKey?: LoadedKey;
+  localFingerprint: string | null;
+  keepOld: boolean;
+  apply: boolean;
+  notes: string[];
+  /** The client for DESC/ALTER: the session's, or the new key's once the old one is gone. */
+  worker: SnowflakeClient;
+}
+
+export async function run(options: RotateOptions, ctx: CommandContext): Promise<number> {
+  const threshold = options.ifOlderThan !== undefined ? parseDuration(options.ifOlderThan, '--if-older-than') : undefined;
+  if (options.encrypt === false && options.newPassphraseFile) {
+    throw new UsageError('ERR_USAGE', '--no-encrypt and --new-passphrase-file contradict each other', { hint: 'drop one of them' });
+  }
+  const session = await openSession(options, ctx);
+  const conn = session.connection;
+  const account = requireValue(conn, 'account');
+  const authUser = conn.user;
+  const target = options.targetUser ?? requireValue(conn, 'user');
+  const self = !options.targetUser || (authUser !== undefined && normalizeUserName(options.targetUser) === normalizeUserName(authUser));
+  const r: Run = {
+    ctx,
+    options,
+    session,
+    account,
+    jwtAccount: accountForJwt(account),
+    target,
+    self,
+    currentKey: self ? session.key : undefined,
+    localFingerprint: session.key ? (session.identity.fingerprint ?? null) : null,
+    keepOld: options.keepOld === true,
+    apply: options.apply === true,
+    notes: [],
+    worker: session.client,
+  };
+
+  // The journal of an unfinished rotation, looked for where this run would put its key.
+  const spec = newKeySpec(options, r.currentKey);
+  const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : defaultKeyDir(ctx, r.currentKey);
+  const journals = findJournals(searchDir, r.jwtAccount, target);
+  const pendingJ = pendingJournal(journals.map((j) => j.journal));
+  const pending = pendingJ ? journals.find((j) => j.journal === pendingJ) : undefined;
+  // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
+  // time, not only on the day the key is due.
+  const fresh = pending ? undefined : { passphrase: planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
+
+  // Step 1: DESC USER.
+  const desc = await readUser(r, pending, journals);
+  if (pending) return resume(r, pending, desc);
+
+  // A finished rotation of this very key whose new key is still registered: nothing to do.
+  const finished = journals
+    .map((j) => j.journal)
+    .find((j) => j.step === 'complete' && self && r.localFingerprint && sameFingerprint(j.oldFingerprint, r.localFingerprint) && slotHolding(desc.slots, j.newFingerprint) !== null);
+  if (finished) return alreadyDone(r, finished, desc);
+
+  // Step 2: the slots.
+  const choice = chooseSlots(desc.slots, r.localFingerprint);
+  const oldView = choice.oldSlot === null ? undefined : desc.slots[choice.oldSlot - 1]!;
+  if (choice.reason !== 'local-key' && self && r.localFingerprint) {
+    r.notes.push(`the key this command authenticates with (${r.localFingerprint}) is in neither slot of ${target}`);
+  }
+
+  if (threshold !== undefined) {
+    const due = !oldView || isOlderThan(oldView.lastSetTime, threshold, ctx.now());
+    if (!due) return notDue(r, desc, choice.oldSlot!, options.ifOlderThan!, spec, choice.explanation);
+  }
+
+  const { passphrase, paths } = fresh!; // set whenever nothing was pending
+  if (passphrase.source === 'none' && options.encrypt !== false) r.notes.push(passphrase.describe);
+  // The new key authenticates as the target's LOGIN_NAME (for a self-rotation: the login used now).
+  const loginName = desc.loginName ?? (self && authUser ? authUser : target);
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const steps = buildSteps({
+    user: target,
+    loginName,
+    newSlot: choice.newSlot,
+    oldSlot: choice.oldSlot,
+    keepOld: r.keepOld,
+    newPublicKey: null,
+    ...paths,
+    slotChoice: choice.explanation,
+    display,
+  });
+  setStatus(steps, 'describe', 'done');
+  setStatus(steps, 'choose-slot', 'done');
+  const report: RotateReport = {
+    user: target,
+    account: r.jwtAccount,
+    applied: false,
+    resumed: false,
+    due: true,
+    alreadyDone: false,
+    oldSlot: choice.oldSlot,
+    newSlot: choice.newSlot,
+    oldFingerprint: oldView?.fingerprint ?? null,
+    newFingerprint: null,
+    ...paths,
+    newKey: keyInfo(spec, passphrase),
+    keepOld: r.keepOld,
+    slotChoice: choice.explanation,
+    notes: r.notes,
+    steps,
+    slots: slotReports(desc),
+  };
+  const marks = slotMarks(r, desc, choice.newSlot, choice.oldSlot);
+  const unsafe = unsafeSet(desc.slots, choice.newSlot, r.localFingerprint);
+
+  if (!r.apply) {
+    if (unsafe) r.notes.push(`--apply would refuse: ${unsafe}, and setting slot ${choice.newSlot} could leave no working key`);
+    printPlan(r, report, desc, marks);
+    if (!ctx.out.json) ctx.out.info(ctx.out.style.yellow('plan only: nothing was changed, locally or on the server. Run again with --apply to carry it out.'));
+    return 0;
+  }
+
+  if (unsafe) throw unsafeError(r, choice.newSlot, unsafe);
+
+  // Step 3: make the key and write it (with the journal) before anything changes on the server.
+  const secret = await passphraseValue(passphrase, ctx, display(paths.privateKeyPath));
+  const genStep = await ctx.progress.step(`Generating the new ${describeSpec(spec)} key`, { quiet: true });
+  const pair = await generateKeyPair(spec);
+  genStep.succeed();
+  const body = publicKeyBody(pair.publicKey);
+  const newFingerprint = fingerprintOf(pair.publicKey);
+  report.newFingerprint = newFingerprint;
+  fillPublicKey(steps, target, choice.newSlot, body);
+  printPlan(r, report, desc, marks);
+
+  const now = new Date(ctx.now()).toISOString();
+  let journal: RotationJournal = {
+    version: 1,
+    kind: 'sfauth-rotate',
+    account: r.jwtAccount,
+    targetUser: target,
+    targetKey: normalizeUserName(target),
+    loginName,
+    self,
+    newSlot: choice.newSlot,
+    oldSlot: choice.oldSlot,
+    oldFingerprint: oldView?.fingerprint ?? null,
+    newFingerprint,
+    newPublicKey: body,
+    privateKeyPath: paths.privateKeyPath,
+    publicKeyPath: paths.publicKeyPath,
+    keyType: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    encrypted: passphrase.encrypted,
+    passphraseSource: passphrase.source,
+    authFingerprint: r.localFingerprint,
+    createdAt: now,
+    updatedAt: now,
+    step: 'written',
+  };
+  const write = await ctx.progress.step(`Writing ${display(paths.privateKeyPath)}`);
+  try {
+    writeNewFiles(
+      [
+        journalFile(paths.journalPath, journal), // first: a key file never exists without its journal
+        { path: paths.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: paths.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+      ],
+      { overwrite: false },
+    );
+  } catch (err) {
+    write.fail(`Could not write ${display(paths.privateKeyPath)}`);
+    throw err;
+  }
+  write.succeed(`Wrote ${display(paths.privateKeyPath)} (0600), ${display(paths.publicKeyPath)} and the journal`);
+  setStatus(steps, 'write-key', 'done');
+  report.applied = true;
+
+  const newKey: LoadedKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(paths.privateKeyPath), path: paths.privateKeyPath };
+  journal = await finish(r, { path: paths.journalPath, journal }, desc, newKey, report);
+  return done(r, report, journal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 1, with the fallback an interrupted self-rotation needs: its old key may already be unset.
+
+async function readUser(r: Run, pending: FoundJournal | undefined, journals: FoundJournal[]): Promise<UserDescription> {
+  const { ctx, target } = r;
+  const step = await ctx.progress.step(`Reading DESC USER ${target}`);
+  try {
+    const desc = await describeUser(r.worker, target);
+    step.succeed(`Read DESC USER ${target}: ${slotSummary(desc)}`);
+    return desc;
+  } catch (err) {
+    if (isSfauthError(err) && err.code === 'ERR_AUTH_REFUSED' && r.self && r.currentKey) {
+      if (pending && existsSync(pending.journal.privateKeyPath)) {
+        const newKey = await loadJournaledKey(pending.journal, r.options, ctx, r.currentKey);
+        r.worker = newKeyClient(r, newKey, pending.journal.loginName);
+        r.notes.push('the current key was refused (the unfinished rotation had already removed it); continued with the new key');
+        try {
+          const desc = await describeUser(r.worker, target);
+          step.succeed(`Read DESC USER ${target} with the new key: ${slotSummary(desc)}`);
+          return desc;
+        } catch (err2) {
+          step.fail(`Could not read DESC USER ${target}`);
+          throw err2;
+        }
+      }
+      const finished = journals
+        .map((j) => j.journal)
+        .filter((j) => j.step === 'complete' && sameFingerprint(j.oldFingerprint, r.localFingerprint))
+        .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
+      if (finished) {
+        step.fail(`The current key was rotated out`);
+        throw new CheckFailedError('ERR_KEY_ROTATED', `this key was rotated out by sfauth rotate on ${finished.completedAt ?? finished.updatedAt}; Snowflake no longer accepts it`, {
+          details: [`new key     ${displayPath(finished.privateKeyPath, ctx.cwd)}`, `fingerprint ${finished.newFingerprint} (${slotProperty(finished.newSlot)})`],
+          hint: `point the connection at the new key (private_key_file = "${finished.privateKeyPath}", or --private-key) and run again`,
+          data: { privateKeyPath: finished.privateKeyPath, newFingerprint: finished.newFingerprint },
+        });
+      }
+    }
+    step.fail(`Could not read DESC USER ${target}`);
+    throw err;
+  }
+}
+
+function newKeyClient(r: Run, key: LoadedKey, loginName: string): SnowflakeClient {
+  const { credential, identity } = keyPairCredential(key, r.account, loginName);
+  const conn = r.session.connection;
+  return makeClient(
+    {
+      baseUrl: r.session.baseUrl,
+      credential,
+      identity,
+      deadline: r.session.deadline,
+      timeoutLabel: r.session.timeoutLabel,
+      // The authenticating user's role fits its own key; another user may not have it.
+      ...(r.self ? { role: conn.role, warehouse: conn.warehouse } : {}),
+    },
+    r.ctx,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resuming: the journal says what was meant, DESC USER says what took effect.
+
+async function resume(r: Run, found: FoundJournal, desc: UserDescription): Promise<number> {
+  const { ctx, target } = r;
+  let journal = found.journal;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const state = resumeState(journal, desc.slots);
+  r.notes.push(`resuming the unfinished rotation begun ${journal.createdAt} (journal ${display(found.path)}, last step: ${journal.step})`);
+  if (r.options.out && resolve(ctx.cwd, r.options.out) !== journal.privateKeyPath) {
+    r.notes.push(`--out is ignored: the unfinished rotation's key is ${display(journal.privateKeyPath)}`);
+  }
+  if (state.newKeyIn !== null && state.newKeyIn !== journal.newSlot) {
+    r.notes.push(`the new key is in slot ${state.newKeyIn}, not slot ${journal.newSlot} as planned; continuing from there`);
+    journal = { ...journal, newSlot: state.newKeyIn, oldSlot: journal.oldSlot === state.newKeyIn ? null : journal.oldSlot };
+  }
+  if (state.oldSlotChanged) {
+    r.notes.push(`slot ${journal.oldSlot} now holds a key this rotation did not expect; it is left as it is`);
+  }
+  const keyFileThere = existsSync(journal.privateKeyPath);
+  let passphrase: PassphrasePlan = {
+    encrypted: journal.encrypted,
+    source: journal.passphraseSource,
+    describe: '',
+  };
+  let regenerate = false;
+  if (!keyFileThere) {
+    if (state.newKeyIn !== null) throw lostKeyError(r, journal, state.newKeyIn);
+    // The run stopped before its key file was complete and before any server change: make it again.
+    regenerate = true;
+    r.notes.push(`${display(journal.privateKeyPath)} was never completed; a key is made again under the same name`);
+    passphrase = planPassphrase(r.options, ctx, r.currentKey, target);
+  }
+
+  const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
+  const steps = buildSteps({
+    user: target,
+    loginName: journal.loginName,
+    newSlot: journal.newSlot,
+    oldSlot: journal.oldSlot,
+    keepOld: r.keepOld,
+    newPublicKey: regenerate ? null : journal.newPublicKey,
+    privateKeyPath: journal.privateKeyPath,
+    publicKeyPath: journal.publicKeyPath,
+    journalPath: found.path,
+    slotChoice: journal.oldSlot === null ? `slot ${journal.newSlot} (from the journal)` : `slot ${journal.newSlot} gets the new key, slot ${journal.oldSlot} held the old one (from the journal)`,
+    display,
+  });
+  setStatus(steps, 'describe', 'done');
+  setStatus(steps, 'choose-slot', 'already-done');
+  if (!regenerate) setStatus(steps, 'write-key', 'already-done');
+  if (state.newKeyIn !== null) setStatus(steps, 'set', 'already-done');
+  const oldGone = journal.oldSlot !== null && !state.oldKeyPresent;
+  if (oldGone && state.newKeyIn !== null) setStatus(steps, 'verify', 'already-done');
+  const report: RotateReport = {
+    user: target,
+    account: r.jwtAccount,
+    applied: false,
+    resumed: true,
+    due: true,
+    alreadyDone: false,
+    oldSlot: journal.oldSlot,
+    newSlot: journal.newSlot,
+    oldFingerprint: journal.oldFingerprint,
+    newFingerprint: regenerate ? null : journal.newFingerprint,
+    privateKeyPath: journal.privateKeyPath,
+    publicKeyPath: journal.publicKeyPath,
+    journalPath: found.path,
+    newKey: keyInfo(spec, passphrase),
+    keepOld: r.keepOld,
+    slotChoice: steps[1]!.description,
+    notes: r.notes,
+    steps,
+    slots: slotReports(desc),
+  };
+  const marks = slotMarks(r, desc, journal.newSlot, journal.oldSlot, journal.newFingerprint);
+
+  if (!r.apply) {
+    printPlan(r, report, desc, marks);
+    if (!ctx.out.json) ctx.out.info(ctx.out.style.yellow('plan only: nothing was changed. Run again with --apply to finish this rotation.'));
+    return 0;
+  }
+
+  let newKey: LoadedKey;
+  if (regenerate) {
+    const secret = await passphraseValue(passphrase, ctx, display(journal.privateKeyPath));
+    const pair = await generateKeyPair(spec);
+    const body = publicKeyBody(pair.publicKey);
+    const at = new Date(ctx.now()).toISOString();
+    journal = {
+      ...journal,
+      newFingerprint: fingerprintOf(pair.publicKey),
+      newPublicKey: body,
+      encrypted: passphrase.encrypted,
+      passphraseSource: passphrase.source,
+      updatedAt: at,
+      step: 'written',
+    };
+    report.newFingerprint = journal.newFingerprint;
+    fillPublicKey(steps, target, journal.newSlot, body);
+    printPlan(r, report, desc, marks);
+    const write = await ctx.progress.step(`Writing ${display(journal.privateKeyPath)}`);
+    writeNewFiles([journalFile(found.path, journal)], { overwrite: true });
+    writeNewFiles(
+      [
+        { path: journal.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: journal.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+      ],
+      { overwrite: existsSync(journal.publicKeyPath) }, // a .pub left without its private key is this rotation's own
+    );
+    write.succeed(`Wrote ${display(journal.privateKeyPath)} (0600), ${display(journal.publicKeyPath)} and the journal`);
+    setStatus(steps, 'write-key', 'done');
+    newKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(journal.privateKeyPath), path: journal.privateKeyPath };
+  } else {
+    printPlan(r, report, desc, marks);
+    newKey = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
+    if (!existsSync(journal.publicKeyPath)) {
+      writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 0o644 }], { overwrite: false });
+      r.notes.push(`${display(journal.publicKeyPath)} was missing and has been written again`);
+    }
+  }
+  report.applied = true;
+  journal = await finish(r, { path: found.path, journal }, desc, newKey, report);
+  return done(r, report, journal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps 4 to 6, shared by a fresh run and a resumed one.
+
+async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey: LoadedKey, report: RotateReport): Promise<RotationJournal> {
+  const { ctx, target } = r;
+  let journal = found.journal;
+  const steps = report.steps;
+  const save = (step: RotationJournal['step']) => (journal = updateJournal(found.path, journal, step, ctx.now()));
+  const state = resumeState(journal, desc.slots);
+
+  // Step 4: SET (unless DESC USER already shows the new key).
+  if (state.newKeyIn === null) {
+    const unsafe = unsafeSet(desc.slots, journal.newSlot, r.localFingerprint);
+    if (unsafe) throw unsafeError(r, journal.newSlot, unsafe);
+    const step = await ctx.progress.step(`Setting ${slotProperty(journal.newSlot)} of ${target}`);
+    try {
+      await setUserKey(r.worker, target, journal.newSlot, journal.newPublicKey);
+    } catch (err) {
+      step.fail(`Could not set ${slotProperty(journal.newSlot)}`);
+      setStatus(steps, 'set', 'failed');
+      throw interrupted(r, report, journal, err, 'set');
+    }
+    step.succeed(`Set ${slotProperty(journal.newSlot)} of ${target} to ${journal.newFingerprint}`);
+    setStatus(steps, 'set', 'done');
+    save('set');
+  } else if (journal.step === 'written') {
+    save('set');
+  }
+
+  // Step 5: authenticate with the new key.
+  const verifier = newKeyClient(r, newKey, journal.loginName);
+  const vstep = await ctx.progress.step(`Verifying the new key: authenticating as ${journal.loginName}`);
+  let outcome;
+  try {
+    outcome = await verifyNewKey(verifier, {
+      now: ctx.now,
+      deadline: r.session.deadline,
+      onRetry: (n) => vstep.update(`Verifying the new key: refused (attempt ${n}), waiting for it to propagate`),
+    });
+  } catch (err) {
+    vstep.fail('Could not verify the new key');
+    setStatus(steps, 'verify', 'failed');
+    throw interrupted(r, report, journal, err, 'verify');
+  }
+  if (!outcome.ok) {
+    vstep.fail(`The new key was refused ${outcome.attempts} time${outcome.attempts === 1 ? '' : 's'}`);
+    setStatus(steps, 'verify', 'failed');
+    throw verifyFailed(r, report, journal, outcome.lastError, outcome.attempts);
+  }
+  vstep.succeed(`Verified: authenticated as ${outcome.user ?? journal.loginName} with the new key${outcome.attempts > 1 ? ` (after ${outcome.attempts} tries)` : ''}`);
+  setStatus(steps, 'verify', 'done');
+  save('verified');
+  // From here on a self-rotation works with the new key: the old one is about to go.
+  if (r.self) r.worker = verifier;
+
+  // Step 6: UNSET the old slot (only if it still holds the old key), then confirm.
+  const oldStill = journal.oldSlot !== null && resumeState(journal, desc.slots).oldKeyPresent;
+  if (journal.oldSlot !== null && !r.keepOld && oldStill) {
+    const step = await ctx.progress.step(`Unsetting ${slotProperty(journal.oldSlot)} of ${target}`);
+    try {
+      await unsetUserKey(r.worker, target, journal.oldSlot);
+    } catch (err) {
+      step.fail(`Could not unset ${slotProperty(journal.oldSlot)}`);
+      setStatus(steps, 'unset', 'failed');
+      throw interrupted(r, report, journal, err, 'unset');
+    }
+    step.succeed(`Unset ${slotProperty(journal.oldSlot)} of ${target} (the old key ${journal.oldFingerprint})`);
+    save('unset');
+  }
+  const cstep = await ctx.progress.step(`Confirming with DESC USER ${target}`);
+  let after: UserDescription;
+  try {
+    after = await describeUser(r.worker, target);
+  } catch (err) {
+    cstep.fail('Could not confirm');
+    setStatus(steps, 'unset', 'failed');
+    throw interrupted(r, report, journal, err, 'confirm');
+  }
+  report.slots = slotReports(after);
+  const newThere = sameFingerprint(after.slots[journal.newSlot - 1]!.fingerprint, journal.newFingerprint);
+  const oldThere = journal.oldSlot !== null && sameFingerprint(after.slots[journal.oldSlot - 1]!.fingerprint, journal.oldFingerprint);
+  if (!newThere || (oldThere && !r.keepOld)) {
+    cstep.fail('DESC USER does not show the expected slots');
+    setStatus(steps, 'unset', 'failed');
+    throw new CheckFailedError('ERR_ROTATION_UNCONFIRMED', `DESC USER ${target} does not show the rotation: ${slotSummary(after)}`, {
+      details: [`expected ${slotProperty(journal.newSlot)} = ${journal.newFingerprint}${journal.oldSlot !== null && !r.keepOld ? ` and ${slotProperty(journal.oldSlot)} empty` : ''}`],
+      hint: 'someone may have changed the keys meanwhile; check with sfauth status, then run the same command again',
+    });
+  }
+  cstep.succeed(`Confirmed: ${slotSummary(after)}`);
+  setStatus(steps, 'unset', journal.oldSlot !== null && !r.keepOld ? (oldStill ? 'done' : 'already-done') : 'done');
+  save('complete');
+  return journal;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings.
+
+function done(r: Run, report: RotateReport, journal: RotationJournal): number {
+  const { ctx } = r;
+  const out = ctx.out;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  if (out.json) {
+    out.document(report);
+    return 0;
+  }
+  const removed = journal.oldSlot !== null && !r.keepOld;
+  out.line(
+    `rotated ${report.user}: ${slotProperty(journal.newSlot)} = ${journal.newFingerprint} (${display(journal.privateKeyPath)})` +
+      (journal.oldSlot === null ? '' : removed ? `; ${slotProperty(journal.oldSlot)} removed` : `; ${slotProperty(journal.oldSlot)} kept (--keep-old)`),
+  );
+  out.info('');
+  const conn = r.options.connection;
+  out.info(
+    out.style.bold('next: ') +
+      (r.self
+        ? `use the new key: set private_key_file = "${journal.privateKeyPath}"${conn ? ` in connection '${conn}'` : ''} (or --private-key / SNOWFLAKE_PRIVATE_KEY_FILE)`
+        : `hand ${display(journal.privateKeyPath)} to whatever runs as ${report.user} (its private_key_file)`) +
+      (journal.encrypted ? (journal.passphraseSource === 'current-key' ? '; its passphrase is the old one' : '') : ''),
+  );
+  if (r.keepOld && journal.oldSlot !== null) out.info(`      the old key stays in ${slotProperty(journal.oldSlot)}; remove it later with: ${unsetPublicKeySql(report.user, journal.oldSlot)};`);
+  return 0;
+}
+
+function alreadyDone(r: Run, journal: RotationJournal, desc: UserDescription): number {
+  const { ctx } = r;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
+  const message = `this key was already rotated on ${journal.completedAt ?? journal.updatedAt}: ${slotProperty(journal.newSlot)} holds the new key ${journal.newFingerprint} (${display(journal.privateKeyPath)}); nothing to do`;
+  if (ctx.out.json) {
+    const steps = buildSteps({
+      user: r.target,
+      loginName: journal.loginName,
+      newSlot: journal.newSlot,
+      oldSlot: journal.oldSlot,
+      keepOld: r.keepOld,
+      newPublicKey: journal.newPublicKey,
+      privateKeyPath: journal.privateKeyPath,
+      publicKeyPath: journal.publicKeyPath,
+      journalPath: journal.privateKeyPath + '.rotate.json',
+      slotChoice: `slot ${journal.newSlot} (from the journal)`,
+      display,
+    }).map((s) => ({ ...s, status: 'already-done' as const }));
+    const report: RotateReport = {
+      user: r.target,
+      account: r.jwtAccount,
+      applied: false,
+      resumed: false,
+      due: true,
+      alreadyDone: true,
+      oldSlot: journal.oldSlot,
+      newSlot: journal.newSlot,
+      oldFingerprint: journal.oldFingerprint,
+      newFingerprint: journal.newFingerprint,
+      privateKeyPath: journal.privateKeyPath,
+      publicKeyPath: journal.publicKeyPath,
+      journalPath: journal.privateKeyPath + '.rotate.json',
+      newKey: keyInfo(spec, { encrypted: journal.encrypted, source: journal.passphraseSource }),
+      keepOld: r.keepOld,
+      slotChoice: steps[1]!.description,
+      notes: [message],
+      steps,
+      slots: slotReports(desc),
+    };
+    ctx.out.document(report);
+  } else {
+    ctx.out.line(message);
+    ctx.out.info(`next: point the connection at ${display(journal.privateKeyPath)}; a new rotation then starts from that key`);
+  }
+  return 0;
+}
+
+function notDue(r: Run, desc: UserDescription, slot: Slot, limit: string, spec: KeySpec, explanation: string): number {
+  const { ctx } = r;
+  const view = desc.slots[slot - 1]!;
+  const age = ageSeconds(view.lastSetTime, ctx.now())!;
+  const message = `the current key (slot ${slot}, ${view.fingerprint}) is ${formatDuration(age)} old, younger than ${limit}: nothing to do`;
+  if (ctx.out.json) {
+    ctx.out.document({
+      user: r.target,
+      account: r.jwtAccount,
+      applied: false,
+      resumed: false,
+      due: false,
+      alreadyDone: false,
+      ifOlderThan: limit,
+      currentSlot: slot,
+      currentFingerprint: view.fingerprint,
+      currentKeyAgeDays: Math.floor(age / 86400),
+      oldSlot: slot,
+      newSlot: otherSlot(slot),
+      oldFingerprint: view.fingerprint,
+      newFingerprint: null,
+      newKey: { type: spec.type, ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }) },
+      slotChoice: explanation,
+      notes: [message],
+      steps: [],
+      slots: slotReports(desc),
+    });
+  } else {
+    ctx.out.line(message);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors that say how to finish or undo.
+
+function finishHint(): string {
+  return 'run the same command again to finish this rotation (it resumes from the journal)';
+}
+
+function undoSql(r: Run, journal: RotationJournal): string {
+  return `${unsetPublicKeySql(r.target, journal.newSlot)};`;
+}
+
+function interrupted(r: Run, report: RotateReport, journal: RotationJournal, err: unknown, at: 'set' | 'verify' | 'unset' | 'confirm'): unknown {
+  if (!isSfauthError(err)) return err;
+  const display = (p: string) => displayPath(p, r.ctx.cwd);
+  const state =
+    at === 'set'
+      ? `the new key may or may not have reached ${slotProperty(journal.newSlot)}; the old key is untouched`
+      : at === 'verify'
+        ? `the new key is in ${slotProperty(journal.newSlot)}${journal.oldSlot !== null ? ` and the old key still in ${slotProperty(journal.oldSlot)}` : ''}`
+        : `the new key is in ${slotProperty(journal.newSlot)} and works`;
+  const details = [
+    ...err.details,
+    `${state}: no one is locked out`,
+    `new key   ${display(journal.privateKeyPath)} ${journal.newFingerprint}`,
+    `journal   ${display(report.journalPath)}`,
+    `to finish: run the same command again`,
+    ...(at === 'set' || at === 'verify' ? [`to undo:   ${undoSql(r, journal)}  (then delete the new key files and the journal)`] : []),
+  ];
+  if (r.ctx.out.json) r.ctx.out.document(report);
+  return new SfauthError(err.code, err.message, err.exitCode, {
+    details,
+    hint: finishHint(),
+    data: { ...(err.data ?? {}), privateKeyPath: journal.privateKeyPath, newSlot: journal.newSlot, oldSlot: journal.oldSlot, step: at },
+    cause: err,
+  });
+}
+
+function verifyFailed(r: Run, report: RotateReport, journal: RotationJournal, last: SfauthError, attempts: number): CheckFailedError {
+  const display = (p: string) => displayPath(p, r.ctx.cwd);
+  if (r.ctx.out.json) r.ctx.out.document(report);
+  return new CheckFailedError(
+    'ERR_ROTATION_UNVERIFIED',
+    `the new key could not be verified within ${r.session.timeoutLabel}: Snowflake refused it ${attempts} time${attempts === 1 ? '' : 's'} (${last.message.replace(/^authentication refused: /, '')})`,
+    {
+      details: [
+        `the new key is in ${slotProperty(journal.newSlot)}${journal.oldSlot !== null ? `; the old key stays in ${slotProperty(journal.oldSlot)}` : ''}: no one is locked out`,
+        `new key   ${display(journal.privateKeyPath)} ${journal.newFingerprint}`,
+        `to finish: run the same command again (a longer --timeout gives the key more time to propagate)`,
+        `to undo:   ${undoSql(r, journal)}  (then delete the new key files and the journal ${display(report.journalPath)})`,
+      ],
+      hint: `rerun the same command to finish, or undo with ${undoSql(r, journal)}`,
+      data: { privateKeyPath: journal.privateKeyPath, newSlot: journal.newSlot, oldSlot: journal.oldSlot, newFingerprint: journal.newFingerprint, step: 'verify', code: last.data?.code },
+    },
+  );
+}
+
+function unsafeError(r: Run, slot: Slot, why: string): CheckFailedError {
+  return new CheckFailedError('ERR_ROTATION_UNSAFE', `refusing to set ${slotProperty(slot)} of ${r.target}: ${why}, and writing it could leave no working key`, {
+    hint: 'check the slots with sfauth status; register a second key by hand first (sfauth sql), or rotate from the key in the other slot',
+  });
+}
+
+function lostKeyError(r: Run, journal: RotationJournal, slot: Slot): UsageError {
+  return new UsageError('ERR_NEW_KEY_MISSING', `the new private key ${displayPath(journal.privateKeyPath, r.ctx.cwd)} of the unfinished rotation is gone, but its public key is registered in ${slotProperty(slot)}`, {
+    details: [`undo: ${unsetPublicKeySql(r.target, slot)};  then delete ${displayPath(journal.privateKeyPath + '.rotate.json', r.ctx.cwd)} and run the rotation again`],
+    hint: `restore ${displayPath(journal.privateKeyPath, r.ctx.cwd)} from a backup and run the same command again, or undo as shown`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers.
+
+function keyInfo(spec: KeySpec, passphrase: Pick<PassphrasePlan, 'encrypted' | 'source'>): RotateReport['newKey'] {
+  return {
+    type: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    encrypted: passphrase.encrypted,
+    passphrase: passphrase.source,
+  };
+}
+
+function loadedFrom(privateKey: LoadedKey['privateKey'], publicKey: LoadedKey['publicKey'], spec: KeySpec, encrypted: boolean): Omit<LoadedKey, 'label'> {
+  return {
+    privateKey,
+    publicKey,
+    type: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    alg: spec.type === 'rsa' ? 'RS256' : spec.curve === 'P-256' ? 'ES256' : spec.curve === 'P-384' ? 'ES384' : 'ES512',
+    format: encrypted ? 'pkcs8-encrypted' : 'pkcs8',
+    encoding: 'pem',
+    encrypted,
+  };
+}
+
+function slotReports(desc: UserDescription): SlotReport[] {
+  return desc.slots.map((s) => ({
+    slot: s.slot,
+    property: slotProperty(s.slot),
+    fingerprint: s.fingerprint,
+    lastSetTime: s.lastSetTime ? s.lastSetTime.toISOString() : s.lastSetTimeText,
+  }));
+}
+
+function slotSummary(desc: UserDescription): string {
+  return desc.slots.map((s) => `slot ${s.slot} ${s.fingerprint ?? 'empty'}`).join(', ');
+}
+
+function slotMarks(r: Run, desc: UserDescription, newSlot: Slot, oldSlot: Slot | null, newFingerprint?: string): Partial<Record<Slot, string>> {
+  const marks: Partial<Record<Slot, string>> = {};
+  for (const s of desc.slots) {
+    const tags: string[] = [];
+    if (newFingerprint && sameFingerprint(s.fingerprint, newFingerprint)) tags.push('the new key');
+    if (r.localFingerprint && sameFingerprint(s.fingerprint, r.localFingerprint)) tags.push('matches the local key');
+    if (s.slot === oldSlot && s.fingerprint) tags.push(r.keepOld ? 'old key (kept)' : 'old key (removed at the end)');
+    if (s.slot === newSlot && !(newFingerprint && sameFingerprint(s.fingerprint, newFingerprint))) tags.push(s.fingerprint ? '← overwritten by the new key' : '← the new key goes here');
+    if (tags.length) marks[s.slot] = tags.join(', ');
+  }
+  return marks;
+}
+
+function printPlan(r: Run, report: RotateReport, desc: UserDescription, marks: Partial<Record<Slot, string>>): void {
+  const { ctx } = r;
+  if (ctx.out.json) {
+    if (!r.apply) ctx.out.document(report);
+    return;
+  }
+  for (const line of renderPlan(report, desc.slots, marks, ctx.now(), ctx.out.style, (p) => displayPath(p, ctx.cwd))) ctx.out.line(line);
+  ctx.out.line();
+}
+
