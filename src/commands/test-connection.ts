@@ -54,13 +54,14 @@ export async function run(options: TestConnectionOptions, ctx: CommandContext): 
     return 0;
   }
   const s = ctx.out.style;
-  ctx.out.info(`${s.green('✓')} authenticated`);
+  ctx.out.info(`${s.green('✓')} authenticated as ${result.user ?? '(unknown user)'} on ${result.account ?? host}`);
   const rows: [string, string][] = [
     ['account', result.account ?? '(none)'],
     ['user', result.user ?? '(none)'],
     ['role', result.role ?? '(none)'],
     ['host', host],
-    ['auth', result.fingerprint ? `${result.authMethod} ${result.fingerprint}` : result.authMethod],
+    ['auth', result.authMethod],
+    ...(result.fingerprint ? [['fingerprint', result.fingerprint] as [string, string]] : []),
     ['round trip', `${result.roundTripMs} ms`],
   ];
   for (const [k, v] of rows) ctx.out.line(`${k.padEnd(11)} ${v}`);

@@ -3,7 +3,7 @@
  * See https://docs.snowflake.com/en/user-guide/key-pair-auth-troubleshooting
  */
 const HINTS: Record<string, string> = {
-  '390144': 'the JWT was refused; check the account, user and fingerprint below against DESC USER',
+  '390144': 'the JWT was refused; compare the account, user and fingerprint above with the account URL and DESC USER (LOGIN_NAME, RSA_PUBLIC_KEY_FP, RSA_PUBLIC_KEY_2_FP)',
   '394300': 'the user in the token is not the LOGIN_NAME of any user; use the login name (DESC USER shows LOGIN_NAME)',
   '394301': 'the token lacks iat or exp; mint it with sfauth jwt',
   '394302': "the token's issue time is too far from Snowflake's clock; fix this machine's clock (NTP)",

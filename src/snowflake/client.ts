@@ -342,7 +342,7 @@ export class SnowflakeClient {
       };
     }
     // Anything else (a bad port, an unreachable network, a proxy refusing us…) does not heal by waiting.
-    const why = excerptOf(code ?? message ?? 'unknown error', 80);
+    const why = excerptOf(code ?? this.scrub(message ?? 'unknown error'), 80);
     return {
       retry: false,
       describe: why,
@@ -353,6 +353,15 @@ export class SnowflakeClient {
     };
   }
 
+  /** A message with the bearer token cut out (fetch may quote a header value it refused). */
+  private scrub(text: string): string {
+    const cred = this.options.credential;
+    const secrets = [cred.kind === 'keypair' ? this.jwt?.token : cred.token].filter((t): t is string => Boolean(t));
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join('<token>');
+    return out.replace(/Bearer\s+\S+/gi, 'Bearer <token>');
+  }
+
   /** Warns once when the server's `Date` is more than a minute away from the local clock. */
   private checkSkew(response: Response): void {
     if (this.skewSeconds !== undefined) return;
@@ -360,7 +369,8 @@ export class SnowflakeClient {
     if (!date) return;
     const serverMs = Date.parse(date);
     if (Number.isNaN(serverMs)) return;
-    const skew = Math.round((this.options.now() - serverMs) / 1000);
+    // `Date` has whole seconds (truncated): half a second is the best guess of what was cut.
+    const skew = Math.round((this.options.now() - serverMs - 500) / 1000);
     this.skewSeconds = skew;
     if (Math.abs(skew) > SKEW_WARN_SECONDS) {
       this.options.warn(

@@ -51,6 +51,11 @@ function useToken(conn: ResolvedConnection, flags: ConnectionFlags): boolean {
   if (!conn.privateKey) return true;
   const tokenRank = Math.max(SOURCE_RANK[sourceOf(conn.token.origin)], flags.tokenType ? SOURCE_RANK.flag : 0);
   const keyRank = SOURCE_RANK[sourceOf(conn.privateKey.origin)];
+  if (tokenRank === SOURCE_RANK.flag && keyRank === SOURCE_RANK.flag) {
+    throw new UsageError('ERR_USAGE', `both a key pair (${conn.privateKey.origin}) and a token (${sourceOf(conn.token.origin) === 'flag' ? conn.token.origin : '--token-type'}) were given`, {
+      hint: 'authenticate with one: --private-key, or --token-file with --token-type',
+    });
+  }
   if (tokenRank !== keyRank) return tokenRank > keyRank;
   return conn.authenticator === 'OAUTH' || conn.authenticator === 'PROGRAMMATIC_ACCESS_TOKEN';
 }
@@ -98,6 +103,12 @@ export async function openSession(flags: SessionFlags, ctx: CommandContext): Pro
         hint: "oauth for an OAuth access token, pat for a programmatic access token; a connection can say it with authenticator = 'OAUTH' or 'PROGRAMMATIC_ACCESS_TOKEN'",
       });
     }
+    if (!/^[\x21-\x7e]+$/.test(token.value)) {
+      // An HTTP header cannot carry it; say so without quoting it.
+      throw new UsageError('ERR_TOKEN_INVALID', `the token from ${token.origin} contains spaces, line breaks or non-ASCII characters`, {
+        hint: 'the file or variable must hold the token alone, on one line',
+      });
+    }
     if (!connection.host) requireValue(connection, 'account');
     credential = { kind: connection.tokenType, token: token.value };
     identity = {
@@ -117,6 +128,7 @@ export async function openSession(flags: SessionFlags, ctx: CommandContext): Pro
     });
     ({ credential, identity } = keyPairCredential(key, account, user));
   } else {
+    if (!connection.host) requireValue(connection, 'account');
     throw new UsageError(
       'ERR_NO_CREDENTIAL',
       'no credential: pass --private-key PATH (or set SNOWFLAKE_PRIVATE_KEY_FILE / SNOWFLAKE_PRIVATE_KEY_RAW), or --token-file PATH with --token-type oauth|pat (or set SNOWFLAKE_TOKEN)',
