@@ -25,20 +25,21 @@ export function spinnerAllowed(env: Record<string, string | undefined>, stderrIs
 }
 
 export function makeProgress(out: Output, useSpinner: boolean): Progress {
-  if (!useSpinner) {
-    return {
-      async step(text, options) {
-        if (options?.quiet) return { succeed: () => {}, fail: () => {}, update: () => {} };
-        return {
-          succeed: (t) => out.success(t ?? text),
-          fail: (t) => out.info(`${out.style.red('✗')} ${t ?? text}`),
-          update: () => {},
-        };
-      },
-    };
-  }
+  const plain: Progress = {
+    async step(text, options) {
+      if (options?.quiet) return { succeed: () => {}, fail: () => {}, update: () => {} };
+      return {
+        succeed: (t) => out.success(t ?? text),
+        fail: (t) => out.info(`${out.style.red('✗')} ${t ?? text}`),
+        update: () => {},
+      };
+    },
+  };
+  if (!useSpinner) return plain;
   return {
-    async step(text) {
+    async step(text, options) {
+      // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever.
+      if (!(process.stderr.columns > 0)) return plain.step(text, options);
       const { default: ora } = await import('ora');
       const spinner = ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
       return {
