@@ -316,6 +316,11 @@ async function main(argv: string[]): Promise<number> {
 
   const first = argv.find((a) => !a.startsWith('-'));
   const only = specs.find((s) => s.name === first);
+  if (argv.every((a) => a === '--no-color')) {
+    // Commander would dump the help on stderr and throw '(outputHelp)': say what is wrong instead.
+    out.error(new UsageError('ERR_USAGE', 'missing command', { hint: "run 'sfauth --help' to list the commands, e.g. sfauth keygen" }));
+    return 2;
+  }
   for (const spec of only ? [only] : specs) register(program, spec, runCommand);
 
   try {
@@ -330,9 +335,11 @@ async function main(argv: string[]): Promise<number> {
 function report(err: unknown, out: Output, env: Record<string, string | undefined>, command?: string): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-    const message = err.message.replace(/^error: /, '');
+    // One line: commander's "(Did you mean …?)" suggestion goes into the hint.
+    const [message = 'invalid usage', ...rest] = err.message.replace(/^error: /, '').split('\n').filter((l) => l.trim() !== '');
+    const suggestion = rest.join(' ').match(/\(Did you mean (.+)\?\)/)?.[1];
     const where = command ? `sfauth ${command} --help` : 'sfauth --help';
-    out.error(new UsageError('ERR_USAGE', message, { hint: `see '${where}'` }));
+    out.error(new UsageError('ERR_USAGE', message, { hint: `${suggestion ? `did you mean ${suggestion}? ` : ''}see '${where}'` }));
     return 2;
   }
   if (isSfauthError(err)) {

@@ -72,7 +72,7 @@ export async function run(options: InspectOptions, ctx: CommandContext): Promise
       'ERR_TOKEN_INVALID',
       errors.length === 1 && first ? `Snowflake would refuse this token: ${first.message}` : `Snowflake would refuse this token: ${errors.length} problems`,
       {
-        hint: ctx.out.json ? 'see "problems" in the document on stdout' : errors.length > 1 ? 'see the ✗ lines above' : undefined,
+        hint: ctx.out.json ? 'see "problems" in the document on stdout' : errors.length > 1 ? 'see the ✗ lines above' : 'the report above shows every check',
         data: { problems: errors.map((p) => p.code) },
       },
     );

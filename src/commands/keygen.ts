@@ -2,7 +2,7 @@
  * `sfauth keygen`: a new key pair, encrypted PKCS#8 by default, written atomically (private key
  * 0600, never over an existing file without --force), with its fingerprint and the ALTER USER SQL.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -40,6 +40,14 @@ export interface KeygenResult {
   fingerprint: string;
   publicKey: string;
   sql: string;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** `rsa_key.p8` → `rsa_key.pub`; a name without an extension gets `.pub` added. */
@@ -99,6 +107,12 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
   if (!encrypt && options.passphraseFile) {
     throw new UsageError('ERR_USAGE', '--no-encrypt and --passphrase-file contradict each other', { hint: 'drop one of them' });
   }
+  for (const [flag, value, example] of [['--out', options.out, 'rsa_key.p8'], ['--pub-out', options.pubOut, 'rsa_key.pub']] as const) {
+    // An empty value or a trailing slash names a folder, not the key file.
+    if (value !== undefined && (value.trim() === '' || /[\\/]$/.test(value))) {
+      throw new UsageError('ERR_USAGE', `${flag} '${value}' names no file`, { hint: `give a file path, e.g. ${flag} ${value.trim() === '' ? '' : value}${example}` });
+    }
+  }
   const privateKeyPath = resolve(ctx.cwd, options.out ?? (spec.type === 'rsa' ? 'rsa_key.p8' : 'ec_key.p8'));
   const publicKeyPath = resolve(ctx.cwd, options.pubOut ?? publicKeyPathFor(privateKeyPath));
   if (publicKeyPath === privateKeyPath) {
@@ -106,7 +120,12 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
   }
 
   // Refuse existing files before asking for a passphrase; writeNewFiles checks again atomically.
-  for (const p of [privateKeyPath, publicKeyPath]) {
+  for (const [p, flag, example] of [[privateKeyPath, '--out', 'rsa_key.p8'], [publicKeyPath, '--pub-out', 'rsa_key.pub']] as const) {
+    if (isFolder(p)) {
+      throw new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot write ${displayPath(p, ctx.cwd)}: it is a folder`, {
+        hint: `name a file, e.g. ${flag} ${displayPath(resolve(p, example), ctx.cwd)}`,
+      });
+    }
     if (!options.force && existsSync(p)) {
       throw new UsageError('ERR_FILE_EXISTS', `refusing to overwrite ${displayPath(p, ctx.cwd)}`, {
         hint: 'pass --force to replace it, or choose another path with --out',

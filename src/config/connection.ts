@@ -199,10 +199,16 @@ async function readUserFile(path: string, what: string): Promise<string> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UsageError('ERR_FILE_NOT_FOUND', `${what}: file not found: ${path}`, { data: { path } });
+      throw new UsageError('ERR_FILE_NOT_FOUND', `${what}: file not found: ${path}`, {
+        hint: 'check the path and the current folder',
+        data: { path },
+      });
     }
     const reason = code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
-    throw new UsageError('ERR_FILE_UNREADABLE', `${what}: cannot read ${path}: ${reason}`, { data: { path } });
+    throw new UsageError('ERR_FILE_UNREADABLE', `${what}: cannot read ${path}: ${reason}`, {
+      hint: code === 'EISDIR' ? 'point at the file itself' : 'check the file permissions, or run as the user that owns it',
+      data: { path },
+    });
   }
 }
 

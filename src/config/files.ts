@@ -114,7 +114,10 @@ async function readIfExists(path: string): Promise<{ text: string; mode: number 
   try {
     const stat = fstatSync(fd);
     if (stat.isDirectory()) {
-      throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${path}: it is a directory`, { data: { path } });
+      throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${path}: it is a directory`, {
+        hint: 'the Snowflake CLI config (connections.toml, config.toml) must be a file',
+        data: { path },
+      });
     }
     return { text: readFileSync(fd, 'utf8'), mode: stat.mode };
   } finally {
@@ -170,6 +173,7 @@ function toConnection(name: string, table: TomlTable, file: string, label: strin
     else if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') values[key] = String(raw);
     else {
       throw new UsageError('ERR_CONFIG_INVALID', `invalid value for ${key} in ${label} of ${file}: expected a string`, {
+        hint: `write it as a quoted TOML string, e.g. ${key} = "…"`,
         data: { file, connection: name, key },
       });
     }
@@ -221,6 +225,7 @@ export async function loadSnowflakeConfig(home: string): Promise<SnowflakeConfig
     const section = confDoc['connections'];
     if (section !== undefined && !isTable(section)) {
       throw new UsageError('ERR_CONFIG_INVALID', `invalid ${configFile}: 'connections' must be a table`, {
+        hint: 'define each connection as a table: [connections.NAME]',
         data: { file: configFile },
       });
     }

@@ -137,7 +137,9 @@ export function mintJwt(input: MintJwtInput): MintedJwt {
   }
   const alg = input.alg ?? keyAlg;
   if (alg !== keyAlg) {
-    throw new UsageError('ERR_KEY_UNSUPPORTED', `alg ${alg} does not fit ${describeKey(privateKey)}, which signs ${keyAlg}`);
+    throw new UsageError('ERR_KEY_UNSUPPORTED', `alg ${alg} does not fit ${describeKey(privateKey)}, which signs ${keyAlg}`, {
+      hint: `Snowflake expects ${keyAlg} for this key; leave the algorithm to sfauth`,
+    });
   }
   const lifetime = input.lifetimeSeconds ?? MAX_LIFETIME_SECONDS;
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_LIFETIME_SECONDS) {
@@ -146,7 +148,7 @@ export function mintJwt(input: MintJwtInput): MintedJwt {
     });
   }
   if (!Number.isFinite(input.issuedAt) || input.issuedAt < 0) {
-    throw new UsageError('ERR_USAGE', `invalid issue time ${input.issuedAt}`);
+    throw new UsageError('ERR_USAGE', `invalid issue time ${input.issuedAt}`, { hint: "check this machine's clock" });
   }
   const account = accountForJwt(input.account);
   const user = input.user.trim().toUpperCase();

@@ -163,8 +163,15 @@ function fromPem(block: PemBlock, source: string, passphrase: string | undefined
   switch (block.label) {
     case 'PUBLIC KEY':
     case 'RSA PUBLIC KEY': {
+      // Public keys are never encrypted. Headers must not reach OpenSSL either: with a `Proc-Type`
+      // header its PEM reader falls back to its own "Enter PEM pass phrase:" prompt on the terminal
+      // (or blocks reading stdin), so the DER is handed over alone.
+      if (block.headers !== '') throw malformed(source, `the ${block.label} block carries headers (${firstHeader(block.headers)}), but public keys are never encrypted`);
       if (!derSpansBuffer(block.body)) throw malformed(source, 'the key data is truncated or corrupted');
-      const publicKey = tryKey(() => createPublicKey({ key: block.text, format: 'pem' }), source);
+      const publicKey = tryKey(
+        () => createPublicKey({ key: block.body, format: 'der', type: block.label === 'PUBLIC KEY' ? 'spki' : 'pkcs1' }),
+        source,
+      );
       return finish(source, 'pem', block.label === 'PUBLIC KEY' ? 'spki' : 'pkcs1-public', undefined, publicKey);
     }
     case 'PRIVATE KEY':
@@ -204,6 +211,11 @@ function fromPem(block: PemBlock, source: string, passphrase: string | undefined
     default:
       throw malformed(source, `unexpected PEM block '${block.label}'`);
   }
+}
+
+/** The name of the first PEM header (`Proc-Type`), never its value. */
+function firstHeader(headers: string): string {
+  return headers.split(/\r?\n/)[0]!.split(':')[0]!.trim();
 }
 
 function tryKey(make: () => KeyObject, source: string): KeyObject {

@@ -3,7 +3,7 @@
  * fsync, then link/rename) so a crash never leaves half a key, and new files are created with
  * O_EXCL semantics: an existing path is refused unless the caller asked to overwrite.
  */
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -30,7 +30,9 @@ export function readInputFile(path: string, what: string, flag?: string): Buffer
           hint: 'check the file permissions, or run as the user that owns it',
         });
       default:
-        throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as Error).message}`);
+        throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: ${errno(err) ?? (err as Error).message}`, {
+          hint: 'check that the path names a readable file',
+        });
     }
   }
 }
@@ -55,6 +57,19 @@ function exists(path: string): boolean {
   }
 }
 
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** An output path that is a folder: neither "exists" (--force cannot replace it) nor writable. */
+function folderError(path: string): UsageError {
+  return new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: it is a folder`, { hint: 'name a file in it, not the folder itself' });
+}
+
 function writeError(path: string, err: unknown): UsageError {
   const dir = dirname(path);
   switch (errno(err)) {
@@ -69,7 +84,9 @@ function writeError(path: string, err: unknown): UsageError {
     case 'EEXIST':
       return fileExists(path);
     default:
-      return new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: ${(err as Error).message}`);
+      return new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot write ${path}: ${errno(err) ?? (err as Error).message}`, {
+        hint: 'choose another path (a folder you can write to, on a file system with free space)',
+      });
   }
 }
 
@@ -123,6 +140,7 @@ function writeOne(file: NewFile, overwrite: boolean): void {
  * the earlier ones are removed again.
  */
 export function writeNewFiles(files: NewFile[], options: { overwrite: boolean }): void {
+  for (const f of files) if (isFolder(f.path)) throw folderError(f.path);
   if (!options.overwrite) {
     for (const f of files) if (exists(f.path)) throw fileExists(f.path);
   }

@@ -81,6 +81,12 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
         passphrase = await options.prompter.secret(attempt === 1 ? `Passphrase for ${label}` : `Wrong passphrase; try again for ${label}`);
         continue;
       }
+      if (code === 'ERR_PASSPHRASE_WRONG' && passphrase === '' && options.passphrase) {
+        // Not "wrong": nothing was given (an empty --passphrase-file, or an empty passphrase in a config file).
+        throw new UsageError('ERR_PASSPHRASE_EMPTY', `the passphrase from ${options.passphrase.origin} is empty, and ${label} is encrypted`, {
+          hint: 'put the passphrase in it (one trailing newline is fine), or set PRIVATE_KEY_PASSPHRASE',
+        });
+      }
       throw err;
     }
   }
