@@ -12,7 +12,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,21 +94,29 @@ function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
-
-await build({
-  ...common,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.cjs',
-  plugins: [vendorPlugin, lazyPlugin],
-  define: { __SFAUTH_VERSION__: JSON.stringify(pkg.version) },
-});
-if (/\bimport\(/.test(readFileSync(join(dist, 'cli.cjs'), 'utf8'))) {
-  throw new Error('build: dist/cli.cjs has an import() that the launcher cannot run (see vendorPlugin)');
-}
-for (const [name, file] of Object.entries(VENDOR)) {
-  await build({ ...common, entryPoints: [name], outfile: `dist/vendor/${file}.cjs` });
+// Build into a staging folder, then rename each file into dist/: a rename replaces atomically, so an
+// sfauth started meanwhile (a test run in another terminal) never finds dist/ empty or half-written.
+mkdirSync(join(dist, 'vendor'), { recursive: true });
+const staging = mkdtempSync(join(dist, '.staging-'));
+try {
+  await build({
+    ...common,
+    entryPoints: ['src/cli.ts'],
+    outfile: join(staging, 'cli.cjs'),
+    plugins: [vendorPlugin, lazyPlugin],
+    define: { __SFAUTH_VERSION__: JSON.stringify(pkg.version) },
+  });
+  if (/\bimport\(/.test(readFileSync(join(staging, 'cli.cjs'), 'utf8'))) {
+    throw new Error('build: dist/cli.cjs has an import() that the launcher cannot run (see vendorPlugin)');
+  }
+  for (const [name, file] of Object.entries(VENDOR)) {
+    await build({ ...common, entryPoints: [name], outfile: join(staging, 'vendor', `${file}.cjs`) });
+  }
+  for (const file of Object.values(VENDOR)) renameSync(join(staging, 'vendor', `${file}.cjs`), join(dist, 'vendor', `${file}.cjs`));
+  renameSync(join(staging, 'cli.cjs'), join(dist, 'cli.cjs'));
+  rmSync(join(dist, 'cli.cjs.cache'), { force: true }); // belongs to the old bundle
+} finally {
+  rmSync(staging, { recursive: true, force: true });
 }
 
 trainCodeCache();

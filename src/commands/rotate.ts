@@ -32,7 +32,7 @@ import {
 } from '../core/rotation-plan.js';
 import { slotProperty, unsetPublicKeySql, type Slot } from '../core/sql.js';
 import { fingerprintOf } from '../core/fingerprint.js';
-import { writeNewFiles } from '../io/files.js';
+import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import type { LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
@@ -118,6 +118,7 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
   // time, not only on the day the key is due.
   const fresh = pending ? undefined : { passphrase: planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
+  if (fresh && r.apply) assertCanCreate(fresh.paths.privateKeyPath);
 
   // Step 1: DESC USER.
   const desc = await readUser(r, pending, journals);

@@ -3,7 +3,7 @@
  * fsync, then link/rename) so a crash never leaves half a key, and new files are created with
  * O_EXCL semantics: an existing path is refused unless the caller asked to overwrite.
  */
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { accessSync, constants as fsConstants, closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -162,5 +162,19 @@ export function writeNewFiles(files: NewFile[], options: { overwrite: boolean })
     throw err;
   } finally {
     forget();
+  }
+}
+
+/**
+ * Fails early (before any network call) when a file could not be created in `path`'s folder, with
+ * the same message the write itself would give.
+ */
+export function assertCanCreate(path: string): void {
+  const dir = dirname(path);
+  try {
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    accessSync(dir, fsConstants.W_OK);
+  } catch (err) {
+    throw writeError(path, err);
   }
 }

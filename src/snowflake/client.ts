@@ -62,7 +62,9 @@ export function recordsOf(result: StatementResult): Record<string, string | null
 }
 
 /** Statuses worth another try with the same requestId (DESIGN.md §3). */
-export const RETRY_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+export /** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer --timeout is clamped per request. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const RETRY_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 const JWT_LIFETIME_SECONDS = 3600;
 const JWT_REISSUE_AFTER_MS = 50 * 60 * 1000;
 const SKEW_WARN_SECONDS = 60;
@@ -278,7 +280,7 @@ export class SnowflakeClient {
     const headers = this.headers(method);
     let response: Response;
     try {
-      response = await this.options.fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(left) });
+      response = await this.options.fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(Math.min(left, MAX_TIMER_MS)) });
     } catch (err) {
       return { kind: 'failure', failure: this.classify(err, lastFailure) };
     }

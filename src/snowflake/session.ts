@@ -105,7 +105,7 @@ export async function openSession(flags: SessionFlags, ctx: CommandContext): Pro
     }
     if (!/^[\x21-\x7e]+$/.test(token.value)) {
       // An HTTP header cannot carry it; say so without quoting it.
-      throw new UsageError('ERR_TOKEN_INVALID', `the token from ${token.origin} contains spaces, line breaks or non-ASCII characters`, {
+      throw new UsageError('ERR_TOKEN_MALFORMED', `the token from ${token.origin} contains spaces, line breaks or non-ASCII characters`, {
         hint: 'the file or variable must hold the token alone, on one line',
       });
     }

@@ -35,6 +35,8 @@ export function makeProgress(out: Output, useSpinner: boolean): Progress {
       };
     },
   };
+  // Under --json, stderr carries only the JSON error document (if any): no progress lines.
+  if (out.json) return { step: () => plain.step('', { quiet: true }) };
   if (!useSpinner) return plain;
   return {
     async step(text, options) {
