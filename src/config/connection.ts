@@ -4,7 +4,8 @@
  * connection (where `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` overrides the file's key of that connection).
  * Secrets (keys, passphrases, tokens) never go into origins, warnings or errors.
  */
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../io/files.js';
+import { passphraseFromInputs } from '../io/load-key.js';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import {
@@ -193,27 +194,9 @@ function flagValue(flags: ConnectionFlags, key: keyof ConnectionFlags, flagName:
   return value;
 }
 
-async function readUserFile(path: string, what: string): Promise<string> {
-  try {
-    return readFileSync(path, 'utf8'); // sync: see readIfExists in files.ts
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UsageError('ERR_FILE_NOT_FOUND', `${what}: file not found: ${path}`, {
-        hint: 'check the path and the current folder',
-        data: { path },
-      });
-    }
-    const reason = code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
-    throw new UsageError('ERR_FILE_UNREADABLE', `${what}: cannot read ${path}: ${reason}`, {
-      hint: code === 'EISDIR' ? 'point at the file itself' : 'check the file permissions, or run as the user that owns it',
-      data: { path },
-    });
-  }
-}
-
-function stripOneNewline(text: string): string {
-  return text.replace(/\r?\n$/, '');
+/** Reads a secret file named by a flag or a connection (one implementation: src/io/files.ts). */
+async function readUserFile(path: string, what: string, via: string): Promise<string> {
+  return readInputFile(path, what, via).toString('utf8');
 }
 
 /** A PEM from an environment variable or TOML string may carry literal `\n` sequences. */
@@ -388,16 +371,10 @@ async function resolvePassphrase(
   cwd: string,
   homeDir: string,
 ): Promise<{ value: string; origin: string } | undefined> {
+  // --passphrase-file and the two variables mean the same here as for keygen/fingerprint/sql.
   const file = flagValue(flags, 'passphraseFile', '--passphrase-file');
-  if (file !== undefined) {
-    const path = resolvePath(file, cwd, homeDir);
-    const text = await readUserFile(path, '--passphrase-file');
-    return { value: stripOneNewline(text), origin: '--passphrase-file' };
-  }
-  for (const varName of ['PRIVATE_KEY_PASSPHRASE', 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE']) {
-    const value = envValue(env, varName);
-    if (value !== undefined) return { value, origin: varName };
-  }
+  const given = passphraseFromInputs(file === undefined ? undefined : resolvePath(file, cwd, homeDir), env, cwd);
+  if (given) return given;
   const entry = firstOf(layer, ['private_key_file_pwd', 'private_key_passphrase']);
   if (!entry || entry[1].value === '') return undefined;
   return { value: entry[1].value, origin: entry[1].origin };
@@ -413,7 +390,7 @@ async function resolveToken(
   const file = flagValue(flags, 'tokenFile', '--token-file');
   if (file !== undefined) {
     const path = resolvePath(file, cwd, homeDir);
-    const value = (await readUserFile(path, '--token-file')).trim();
+    const value = (await readUserFile(path, 'token file', '--token-file')).trim();
     if (value === '') emptyToken(`--token-file ${path}`);
     return { value, origin: '--token-file' };
   }
@@ -433,7 +410,7 @@ async function resolveToken(
   }
   if (raw.trim() === '') return undefined;
   const path = resolvePath(raw, base, homeDir);
-  const value = (await readUserFile(path, `token_file_path of ${origin}`)).trim();
+  const value = (await readUserFile(path, 'token file', `token_file_path of ${origin}`)).trim();
   if (value === '') emptyToken(`token_file_path ${path} (${origin})`);
   return { value, origin: `${origin} token_file_path` };
 }

@@ -3,16 +3,14 @@
  * time in a temp folder; the minted tokens are verified with jose, an independent implementation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { importSPKI, jwtVerify } from 'jose';
+import { ROOT, runCli } from '../support/cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin', 'sfauth');
 
 let dir: string;
 let home: string;
@@ -31,24 +29,9 @@ function fingerprintOfPem(pem: string): string {
   return 'SHA256:' + createHash('sha256').update(createPublicKey(pem).export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^(SNOWFLAKE_|PRIVATE_KEY_|SFAUTH_)/.test(name) || name === 'FORCE_COLOR') continue;
-    env[name] = value;
-  }
-  return { ...env, NO_COLOR: '1', HOME: home, SNOWFLAKE_HOME: join(home, 'sf'), ...extra };
-}
-
+/** The built binary in the test folder, with HOME and SNOWFLAKE_HOME of its own (no stray config). */
 function sfauth(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    env: cleanEnv(opts.env),
-    input: opts.input ?? '',
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(args, { cwd: dir, input: opts.input, env: { HOME: home, SNOWFLAKE_HOME: join(home, 'sf'), ...opts.env } });
 }
 
 function claimsOf(token: string): Record<string, unknown> {
