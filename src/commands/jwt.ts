@@ -12,14 +12,7 @@ import { fingerprintOf } from '../core/fingerprint.js';
 import { mintJwt, parseLifetime } from '../core/jwt.js';
 import { loadKey } from '../io/load-key.js';
 
-export interface JwtOptions {
-  connection?: string;
-  account?: string;
-  user?: string;
-  privateKey?: string;
-  privateKeyFile?: string;
-  privateKeyPath?: string;
-  passphraseFile?: string;
+export interface JwtOptions extends Pick<ConnectionFlags, 'connection' | 'account' | 'user' | 'privateKey' | 'privateKeyFile' | 'privateKeyPath' | 'passphraseFile'> {
   lifetime?: string;
   json?: boolean;
 }
@@ -28,16 +21,7 @@ export async function run(options: JwtOptions, ctx: CommandContext): Promise<num
   // Cheap checks first, so a typo fails before any file is read or a passphrase asked for.
   const lifetimeSeconds = parseLifetime(options.lifetime ?? '1h');
 
-  const flags: ConnectionFlags = {
-    connection: options.connection,
-    account: options.account,
-    user: options.user,
-    privateKey: options.privateKey,
-    privateKeyFile: options.privateKeyFile,
-    privateKeyPath: options.privateKeyPath,
-    passphraseFile: options.passphraseFile,
-  };
-  const conn = await resolveConnection(flags, ctx.env, { cwd: ctx.cwd, homeDir: ctx.env.HOME || homedir() });
+  const conn = await resolveConnection(options, ctx.env, { cwd: ctx.cwd, homeDir: ctx.env.HOME || homedir() });
   for (const w of conn.warnings) ctx.out.warn(w);
 
   const account = accountForJwt(requireValue(conn, 'account'));
