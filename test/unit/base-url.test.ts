@@ -4,17 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isLoopback, resolveBaseUrl } from '../../src/snowflake/base-url.js';
-import { isSfauthError, type SfauthError } from '../../src/errors.js';
-
-function error(fn: () => unknown): SfauthError {
-  try {
-    fn();
-  } catch (err) {
-    if (isSfauthError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+import { sfauthErrorOf } from '../support/errors.js';
 
 describe('from the account', () => {
   it.each([
@@ -31,14 +21,14 @@ describe('from the account', () => {
   });
 
   it('a bad account identifier is a usage error', () => {
-    const err = error(() => resolveBaseUrl('my org', undefined));
+    const err = sfauthErrorOf(() => resolveBaseUrl('my org', undefined));
     expect(err.exitCode).toBe(2);
     expect(err.code).toBe('ERR_ACCOUNT_INVALID');
   });
 
   it('no account and no host: exit 2 naming --account and SNOWFLAKE_ACCOUNT', () => {
     for (const account of [undefined, '', '  ']) {
-      const err = error(() => resolveBaseUrl(account, undefined));
+      const err = sfauthErrorOf(() => resolveBaseUrl(account, undefined));
       expect(err.exitCode).toBe(2);
       expect(err.code).toBe('ERR_MISSING_ACCOUNT');
       expect(err.message).toContain('--account');
@@ -82,7 +72,7 @@ describe('--host', () => {
     ['http://[::2]', '[::2]'],
     ['http://myorg-myaccount.snowflakecomputing.com', 'myorg-myaccount.snowflakecomputing.com'],
   ])('plain http elsewhere is refused (exit 2): %s', (host, name) => {
-    const err = error(() => resolveBaseUrl('myorg-myaccount', host, 'SNOWFLAKE_HOST'));
+    const err = sfauthErrorOf(() => resolveBaseUrl('myorg-myaccount', host, 'SNOWFLAKE_HOST'));
     expect(err.exitCode).toBe(2);
     expect(err.code).toBe('ERR_HOST_INSECURE');
     expect(err.message).toBe(`refusing plain http:// to ${name} (SNOWFLAKE_HOST)`);
@@ -90,14 +80,14 @@ describe('--host', () => {
   });
 
   it('other schemes and unparsable hosts are usage errors naming where the value came from', () => {
-    let err = error(() => resolveBaseUrl(undefined, 'ftp://example.com', '--host'));
+    let err = sfauthErrorOf(() => resolveBaseUrl(undefined, 'ftp://example.com', '--host'));
     expect(err.exitCode).toBe(2);
     expect(err.code).toBe('ERR_HOST_INVALID');
     expect(err.message).toBe("unsupported scheme 'ftp' in --host");
-    err = error(() => resolveBaseUrl(undefined, 'exa mple.com', "connections.toml [dev]"));
+    err = sfauthErrorOf(() => resolveBaseUrl(undefined, 'exa mple.com', "connections.toml [dev]"));
     expect(err.code).toBe('ERR_HOST_INVALID');
     expect(err.message).toBe("invalid host 'exa mple.com' (connections.toml [dev])");
-    err = error(() => resolveBaseUrl(undefined, 'https://'));
+    err = sfauthErrorOf(() => resolveBaseUrl(undefined, 'https://'));
     expect(err.code).toBe('ERR_HOST_INVALID');
   });
 });

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireValue, resolveConnection, snowflakeHome, type ConnectionFlags } from '../../src/config/index.js';
-import { isSfauthError, type SfauthError } from '../../src/errors.js';
+import { sfauthErrorOf, sfauthRejectionOf } from '../support/errors.js';
 
 let root: string; // temp root
 let sfHome: string; // SNOWFLAKE_HOME
@@ -30,26 +30,6 @@ async function put(path: string, text: string, mode = 0o600): Promise<string> {
 
 function resolveWith(flags: ConnectionFlags = {}, env: Record<string, string | undefined> = {}) {
   return resolveConnection(flags, { SNOWFLAKE_HOME: sfHome, ...env }, { cwd, homeDir: home });
-}
-
-async function rejectsWith(promise: Promise<unknown>): Promise<SfauthError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSfauthError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
-
-function throwsWith(fn: () => unknown): SfauthError {
-  try {
-    fn();
-  } catch (err) {
-    if (isSfauthError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('snowflakeHome (folder rule)', () => {
@@ -95,7 +75,7 @@ describe('which connection', () => {
     expect(conn.configFile).toBe(join(sfHome, 'connections.toml'));
     expect(conn.origins.account).toBe('connections.toml [main]');
     // config.toml's connections are ignored entirely
-    const err = await rejectsWith(resolveWith({ connection: 'other' }));
+    const err = await sfauthRejectionOf(resolveWith({ connection: 'other' }));
     expect(err.code).toBe('ERR_CONNECTION_NOT_FOUND');
   });
 
@@ -136,7 +116,7 @@ describe('which connection', () => {
 
   it('-c NAME that does not exist lists the names and the file', async () => {
     await put(join(sfHome, 'connections.toml'), '[alpha]\naccount = "A"\n[beta]\naccount = "B"\n');
-    const err = await rejectsWith(resolveWith({ connection: 'gamma' }));
+    const err = await sfauthRejectionOf(resolveWith({ connection: 'gamma' }));
     expect(err.code).toBe('ERR_CONNECTION_NOT_FOUND');
     expect(err.exitCode).toBe(2);
     expect(err.message).toContain("'gamma'");
@@ -145,7 +125,7 @@ describe('which connection', () => {
   });
 
   it('a missing connection named by SNOWFLAKE_DEFAULT_CONNECTION_NAME is an error too', async () => {
-    const err = await rejectsWith(resolveWith({}, { SNOWFLAKE_DEFAULT_CONNECTION_NAME: 'nope' }));
+    const err = await sfauthRejectionOf(resolveWith({}, { SNOWFLAKE_DEFAULT_CONNECTION_NAME: 'nope' }));
     expect(err.code).toBe('ERR_CONNECTION_NOT_FOUND');
     expect(err.message).toContain('SNOWFLAKE_DEFAULT_CONNECTION_NAME');
     expect(err.message).toContain('no connections are defined');
@@ -214,15 +194,15 @@ unknown_key = 42
 
   it('requireValue names the flag, the variable and -c', async () => {
     const conn = await resolveWith();
-    const err = throwsWith(() => requireValue(conn, 'account'));
+    const err = sfauthErrorOf(() => requireValue(conn, 'account'));
     expect(err.exitCode).toBe(2);
     expect(err.message).toBe('missing account: pass --account or set SNOWFLAKE_ACCOUNT (or use -c NAME)');
-    expect(throwsWith(() => requireValue(conn, 'user')).message).toContain('SNOWFLAKE_USER');
+    expect(sfauthErrorOf(() => requireValue(conn, 'user')).message).toContain('SNOWFLAKE_USER');
     expect(requireValue({ ...conn, user: 'u' }, 'user')).toBe('u');
   });
 
   it('an empty flag value is a usage error', async () => {
-    const err = await rejectsWith(resolveWith({ account: '' }));
+    const err = await sfauthRejectionOf(resolveWith({ account: '' }));
     expect(err.code).toBe('ERR_USAGE');
     expect(err.message).toContain('--account');
   });
@@ -311,7 +291,7 @@ describe('passphrase', () => {
   });
 
   it('a missing --passphrase-file is ERR_FILE_NOT_FOUND naming the path and flag', async () => {
-    const err = await rejectsWith(resolveWith({ passphraseFile: 'nope.txt' }));
+    const err = await sfauthRejectionOf(resolveWith({ passphraseFile: 'nope.txt' }));
     expect(err.code).toBe('ERR_FILE_NOT_FOUND');
     expect(err.exitCode).toBe(2);
     expect(err.message).toContain('--passphrase-file');
@@ -350,15 +330,15 @@ describe('token', () => {
   });
 
   it('bad --token-type, empty token and missing --token-file are usage errors', async () => {
-    const bad = await rejectsWith(resolveWith({ tokenType: 'jwt' }));
+    const bad = await sfauthRejectionOf(resolveWith({ tokenType: 'jwt' }));
     expect(bad.code).toBe('ERR_USAGE');
     expect(bad.exitCode).toBe(2);
     await put(join(cwd, 'empty'), '\n  \n');
-    const empty = await rejectsWith(resolveWith({ tokenFile: 'empty' }));
+    const empty = await sfauthRejectionOf(resolveWith({ tokenFile: 'empty' }));
     expect(empty.exitCode).toBe(2);
     expect(empty.code).toBe('ERR_TOKEN_EMPTY');
-    expect((await rejectsWith(resolveWith({}, { SNOWFLAKE_TOKEN: '  ' }))).code).toBe('ERR_TOKEN_EMPTY');
-    const missing = await rejectsWith(resolveWith({ tokenFile: 'gone' }));
+    expect((await sfauthRejectionOf(resolveWith({}, { SNOWFLAKE_TOKEN: '  ' }))).code).toBe('ERR_TOKEN_EMPTY');
+    const missing = await sfauthRejectionOf(resolveWith({ tokenFile: 'gone' }));
     expect(missing.code).toBe('ERR_FILE_NOT_FOUND');
     expect(missing.message).toContain('--token-file');
     expect(missing.message).toContain(join(cwd, 'gone'));
@@ -387,7 +367,7 @@ describe('config file checks', () => {
 
   it('malformed TOML is ERR_CONFIG_INVALID with the file and line, no code excerpt', async () => {
     const path = await put(join(sfHome, 'connections.toml'), '[default]\naccount = "a"\ntoken = "SECRET\n');
-    const err = await rejectsWith(resolveWith());
+    const err = await sfauthRejectionOf(resolveWith());
     expect(err.code).toBe('ERR_CONFIG_INVALID');
     expect(err.exitCode).toBe(2);
     expect(err.message).toContain(path);
@@ -399,7 +379,7 @@ describe('config file checks', () => {
 
   it('malformed config.toml is reported too', async () => {
     const path = await put(join(sfHome, 'config.toml'), 'default_connection_name = "a"\n[connections.a\n');
-    const err = await rejectsWith(resolveWith());
+    const err = await sfauthRejectionOf(resolveWith());
     expect(err.code).toBe('ERR_CONFIG_INVALID');
     expect(err.message).toContain(path);
     expect(err.message).toMatch(/line 2\b/);

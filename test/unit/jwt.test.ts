@@ -12,7 +12,8 @@ import {
   type DecodedJwt,
   type JwtAlgorithm,
 } from '../../src/core/jwt.js';
-import { isSfauthError, type SfauthError } from '../../src/errors.js';
+import { isSfauthError } from '../../src/errors.js';
+import { sfauthErrorOf } from '../support/errors.js';
 
 interface Pair {
   alg: JwtAlgorithm;
@@ -69,16 +70,6 @@ function lintOf(header: Record<string, unknown>, payload: Record<string, unknown
 }
 function codesOf(header: Record<string, unknown>, payload: Record<string, unknown>, signature?: string): string[] {
   return lintOf(header, payload, signature).map((p) => p.code);
-}
-
-function thrown(fn: () => unknown): SfauthError {
-  try {
-    fn();
-  } catch (err) {
-    if (isSfauthError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('mintJwt', () => {
@@ -146,16 +137,16 @@ describe('mintJwt', () => {
   });
 
   it('refuses a wrong alg, a public key, a bad lifetime, an empty user, a bad account', () => {
-    expect(thrown(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, alg: 'ES384', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
-    expect(thrown(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg: 'ES256', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
-    expect(thrown(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.publicKey, issuedAt: NOW })).code).toBe('ERR_KEY_NOT_PRIVATE');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, alg: 'ES384', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg: 'ES256', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.publicKey, issuedAt: NOW })).code).toBe('ERR_KEY_NOT_PRIVATE');
     for (const lifetimeSeconds of [0, -5, 3601, 1.5, Number.NaN]) {
-      expect(thrown(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, issuedAt: NOW, lifetimeSeconds })).exitCode).toBe(2);
+      expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, issuedAt: NOW, lifetimeSeconds })).exitCode).toBe(2);
     }
-    expect(thrown(() => mintJwt({ account: 'a', user: '  ', privateKey: keys.ES256.privateKey, issuedAt: NOW })).code).toBe('ERR_MISSING_USER');
-    expect(thrown(() => mintJwt({ account: 'my org', user: 'u', privateKey: keys.ES256.privateKey, issuedAt: NOW })).code).toBe('ERR_ACCOUNT_INVALID');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: '  ', privateKey: keys.ES256.privateKey, issuedAt: NOW })).code).toBe('ERR_MISSING_USER');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'my org', user: 'u', privateKey: keys.ES256.privateKey, issuedAt: NOW })).code).toBe('ERR_ACCOUNT_INVALID');
     const ed = generateKeyPairSync('ed25519').privateKey;
-    expect(thrown(() => mintJwt({ account: 'a', user: 'u', privateKey: ed, issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: ed, issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
   });
 });
 
@@ -170,13 +161,13 @@ describe('parseLifetime', () => {
   ])('%s → %i', (text, seconds) => expect(parseLifetime(text)).toBe(seconds));
 
   it.each(['2h', '3601', '61m', '1d'])('%s is too long (exit 2)', (text) => {
-    const err = thrown(() => parseLifetime(text));
+    const err = sfauthErrorOf(() => parseLifetime(text));
     expect(err.code).toBe('ERR_LIFETIME_TOO_LONG');
     expect(err.exitCode).toBe(2);
   });
 
   it.each(['', 'abc', '1.5h', '-5', '0', '10 minutes', '1y'])('%j is malformed (exit 2)', (text) => {
-    const err = thrown(() => parseLifetime(text));
+    const err = sfauthErrorOf(() => parseLifetime(text));
     expect(err.code).toBe('ERR_DURATION_INVALID');
     expect(err.exitCode).toBe(2);
   });
@@ -226,7 +217,7 @@ describe('decodeJwt', () => {
     ['undefined', undefined, /not a string/],
   ];
   it.each(bad)('%s → ERR_TOKEN_MALFORMED (exit 2)', (_name, input, why) => {
-    const err = thrown(() => decodeJwt(input as string));
+    const err = sfauthErrorOf(() => decodeJwt(input as string));
     expect(err.code).toBe('ERR_TOKEN_MALFORMED');
     expect(err.exitCode).toBe(2);
     expect(err.message).toMatch(why);
@@ -235,7 +226,7 @@ describe('decodeJwt', () => {
 
   it('never echoes the token in its errors', () => {
     const secret = `${b64url(goodHeader)}.${b64url('nope')}.SECRETSIGNATURE`;
-    const err = thrown(() => decodeJwt(secret));
+    const err = sfauthErrorOf(() => decodeJwt(secret));
     expect(`${err.message} ${err.hint}`).not.toContain('SECRETSIGNATURE');
   });
 
