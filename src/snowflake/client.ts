@@ -12,6 +12,7 @@ import { mintJwt } from '../core/jwt.js';
 import { formatDuration } from '../core/duration.js';
 import { VERSION } from '../version.js';
 import { authHint, loginFailureUuid } from './auth-hints.js';
+import { plainLine, plainText, serverText } from '../core/untrusted-text.js';
 
 export type Credential =
   | { kind: 'keypair'; privateKey: KeyObject; account: string; user: string; fingerprint: string }
@@ -76,6 +77,8 @@ const MIN_ATTEMPT_MS = 200;
 /** Polling a 202: 250 ms growing ×1.5 up to 2 s. */
 const POLL_FIRST_MS = 250;
 const POLL_CAP_MS = 2000;
+/** The largest answer sfauth reads (DESIGN.md §3): DESC USER and SHOW are a few KiB. */
+const ANSWER_CAP = 16 * 1024 * 1024;
 /** How much of an error body we read for a message. */
 const EXCERPT_READ_LIMIT = 64 * 1024;
 const EXCERPT_CHARS = 120;
@@ -112,8 +115,8 @@ const RESET_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** Readable text of an error body: HTML reduced to its words, whitespace collapsed, cut short. */
-export function excerptOf(text: string, limit = EXCERPT_CHARS): string {
+/** Readable text of an error body: HTML reduced to its words, controls and escapes gone, cut short. */
+export function excerptOf(text: string, limit = EXCERPT_CHARS, secrets: readonly string[] = []): string {
   let plain = text;
   if (/<\/?[a-z][^>]*>/i.test(plain)) {
     plain = plain
@@ -125,8 +128,7 @@ export function excerptOf(text: string, limit = EXCERPT_CHARS): string {
       .replace(/&gt;/g, '>')
       .replace(/&amp;/g, '&');
   }
-  // eslint-disable-next-line no-control-regex
-  plain = plain.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  plain = serverText(plain, secrets);
   return plain.length > limit ? `${plain.slice(0, limit - 1)}…` : plain;
 }
 
@@ -142,6 +144,11 @@ export class SnowflakeClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = options.random ?? Math.random;
     this.host = new URL(options.baseUrl).host;
+  }
+
+  /** The same client (credential, role, host) with another deadline. */
+  withDeadline(deadline: number): SnowflakeClient {
+    return new SnowflakeClient({ ...this.options, deadline });
   }
 
   get baseUrl(): string {
@@ -262,12 +269,13 @@ export class SnowflakeClient {
     let detail = '';
     try {
       const json = JSON.parse(text) as { message?: unknown; code?: unknown };
-      if (json && typeof json.message === 'string') detail = excerptOf(json.message);
+      if (json && typeof json.message === 'string') detail = this.excerpt(json.message);
     } catch {
-      detail = excerptOf(text);
+      detail = this.excerpt(text);
     }
-    const reason = response.statusText ? ` ${response.statusText}` : '';
-    return `HTTP ${response.status}${reason}${detail && detail !== response.statusText ? `: "${detail}"` : ''}`;
+    const statusText = this.said(response.statusText, 60);
+    const reason = statusText ? ` ${statusText}` : '';
+    return `HTTP ${response.status}${reason}${detail && detail !== statusText ? `: "${detail}"` : ''}`;
   }
 
   /**
@@ -286,8 +294,15 @@ export class SnowflakeClient {
     }
     this.checkSkew(response);
     try {
-      const limit = response.status === 200 ? undefined : EXCERPT_READ_LIMIT;
-      return { kind: 'answer', response, text: await readText(response, limit) };
+      const { text, overflow } = await readText(response, response.status === 200 ? ANSWER_CAP : EXCERPT_READ_LIMIT);
+      if (overflow && response.status === 200) {
+        const error = new ServiceError('ERR_BAD_RESPONSE', `unexpected answer from ${this.host}: the result is larger than ${ANSWER_CAP / 1024 / 1024} MiB`, {
+          hint: 'no answer sfauth asks for is that large; a proxy or the wrong host may be answering (check --host / the account identifier)',
+          data: { host: this.host, limitBytes: ANSWER_CAP },
+        });
+        return { kind: 'failure', failure: { retry: false, describe: 'answer too large', error } };
+      }
+      return { kind: 'answer', response, text };
     } catch (err) {
       const failure = this.classify(err, lastFailure);
       return { kind: 'failure', failure: failure.retry ? { ...failure, describe: `the answer broke off (${failure.describe})` } : failure };
@@ -344,7 +359,7 @@ export class SnowflakeClient {
       };
     }
     // Anything else (a bad port, an unreachable network, a proxy refusing us…) does not heal by waiting.
-    const why = excerptOf(code ?? this.scrub(message ?? 'unknown error'), 80);
+    const why = this.excerpt(code ?? message ?? 'unknown error', 80);
     return {
       retry: false,
       describe: why,
@@ -355,13 +370,21 @@ export class SnowflakeClient {
     };
   }
 
-  /** A message with the bearer token cut out (fetch may quote a header value it refused). */
-  private scrub(text: string): string {
+  /** The credential in use, to be cut out of anything the server (or fetch) says back. */
+  private secrets(): string[] {
     const cred = this.options.credential;
-    const secrets = [cred.kind === 'keypair' ? this.jwt?.token : cred.token].filter((t): t is string => Boolean(t));
-    let out = text;
-    for (const secret of secrets) out = out.split(secret).join('<token>');
-    return out.replace(/Bearer\s+\S+/gi, 'Bearer <token>');
+    return [cred.kind === 'keypair' ? this.jwt?.token : cred.token].filter((t): t is string => Boolean(t));
+  }
+
+  /** A server's string (message, code) made safe: one line, no controls, no credentials, at most `limit` long. */
+  private said(text: string, limit: number): string {
+    const safe = serverText(text, this.secrets());
+    return safe.length > limit ? `${safe.slice(0, limit - 1)}…` : safe;
+  }
+
+  /** Untrusted text (a server's or the network stack's) as a short, safe excerpt without credentials. */
+  private excerpt(text: string, limit = EXCERPT_CHARS): string {
+    return excerptOf(text, limit, this.secrets());
   }
 
   /** Warns once when the server's `Date` is more than a minute away from the local clock. */
@@ -382,10 +405,10 @@ export class SnowflakeClient {
   }
 
   private unexpected(response: Response, text: string, why: string): ServiceError {
-    const type = (response.headers.get('content-type') ?? 'no content type').split(';')[0]!.trim();
+    const type = plainLine((response.headers.get('content-type') ?? 'no content type').split(';')[0]!).slice(0, 80);
     const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
-    const excerpt = excerptOf(text);
-    const reason = location ? `redirected to ${excerptOf(location, 200)}` : why;
+    const excerpt = this.excerpt(text);
+    const reason = location ? `redirected to ${this.excerpt(location, 200)}` : why;
     return new ServiceError(
       'ERR_BAD_RESPONSE',
       `unexpected answer from ${this.host}: HTTP ${response.status} (${type}), ${reason}${excerpt && !location ? `: "${excerpt}"` : ''}`,
@@ -408,14 +431,15 @@ export class SnowflakeClient {
       return this.poll(handle, requestId);
     }
     const err = json && typeof json === 'object' ? (json as { code?: unknown; message?: unknown; sqlState?: unknown }) : undefined;
-    const code = typeof err?.code === 'string' ? err.code : typeof err?.code === 'number' ? String(err.code) : undefined;
-    const message = typeof err?.message === 'string' && err.message.trim() !== '' ? err.message.replace(/\s*\n\s*/g, ' ').trim() : undefined;
+    const rawCode = typeof err?.code === 'string' ? err.code : typeof err?.code === 'number' ? String(err.code) : undefined;
+    const code = rawCode === undefined ? undefined : this.said(rawCode, 40) || undefined;
+    const message = typeof err?.message === 'string' ? this.said(err.message, 2000) || undefined : undefined;
     if (status === 401 || status === 403) {
       if (!message) throw this.unexpected(response, text, 'authentication refused without a Snowflake error body');
       throw this.authRefused(code, message);
     }
     if (status === 422 && message) {
-      const sqlState = typeof err?.sqlState === 'string' ? err.sqlState : undefined;
+      const sqlState = typeof err?.sqlState === 'string' ? this.said(err.sqlState, 20) : undefined;
       throw new CheckFailedError('ERR_STATEMENT_FAILED', `Snowflake refused the statement: ${message}${code ? ` (${code})` : ''}`, {
         hint: statementHint(code),
         data: { code, sqlState },
@@ -466,11 +490,19 @@ export class SnowflakeClient {
     if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.every((cell) => cell === null || typeof cell === 'string'))) {
       throw this.unexpected(response, text, 'data is not rows of strings');
     }
+    // Cell values reach the terminal (CURRENT_USER(), DESC USER values): no escapes, no controls, and
+    // never the bearer token in use, whatever the server puts there.
+    const secrets = this.secrets();
+    const clean = (cell: string) => {
+      let value = plainText(cell);
+      for (const secret of secrets) value = value.split(secret).join('<redacted>');
+      return value;
+    };
     return {
       requestId,
       statementHandle: typeof body.statementHandle === 'string' ? body.statementHandle : undefined,
-      columns: rowType.map((c) => (c as { name: string }).name),
-      rows: data as (string | null)[][],
+      columns: rowType.map((c) => plainLine((c as { name: string }).name)),
+      rows: (data as (string | null)[][]).map((row) => row.map((cell) => (cell === null ? null : clean(cell)))),
     };
   }
 
@@ -479,9 +511,11 @@ export class SnowflakeClient {
     const url = `${this.options.baseUrl}/api/v2/statements/${encodeURIComponent(handle)}`;
     let lastFailure = 'statement still running';
     for (let attempt = 0; ; attempt++) {
-      const delay = Math.min(POLL_CAP_MS, Math.round(POLL_FIRST_MS * 1.5 ** Math.min(attempt, 16)));
-      if (this.remaining() - MIN_ATTEMPT_MS < delay) throw this.timeoutError(lastFailure);
-      await this.sleep(delay);
+      // The whole --timeout is used: the last poll lands at the deadline (less one attempt's time),
+      // not a whole poll interval before it.
+      const left = this.remaining() - MIN_ATTEMPT_MS;
+      if (left <= 0) throw this.timeoutError(lastFailure);
+      await this.sleep(Math.min(left, POLL_CAP_MS, Math.round(POLL_FIRST_MS * 1.5 ** Math.min(attempt, 16))));
       const outcome = await this.attempt(url, 'GET', undefined, lastFailure);
       if (outcome.kind === 'failure') {
         if (!outcome.failure.retry) throw outcome.failure.error;
@@ -510,23 +544,34 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** The body as text; with a limit, reads only that much and drops the rest. */
-async function readText(response: Response, limit?: number): Promise<string> {
-  if (limit === undefined || !response.body) return response.text();
+/**
+ * The body as text, at most `limit` bytes. `overflow` says the body was longer (the rest is dropped
+ * unread): for an error body the excerpt is enough, for a result it is a refusal.
+ */
+async function readText(response: Response, limit: number): Promise<{ text: string; overflow: boolean }> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit && response.status === 200) {
+    await response.body?.cancel().catch(() => {});
+    return { text: '', overflow: true };
+  }
+  if (!response.body) return { text: '', overflow: false };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let overflow = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     size += value.length;
-    if (size >= limit) {
+    if (size > limit) {
+      overflow = true;
       await reader.cancel().catch(() => {});
       break;
     }
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const all = Buffer.concat(chunks);
+  return { text: all.subarray(0, Math.min(all.length, limit)).toString('utf8'), overflow };
 }
 
 function statementHint(code: string | undefined): string {

@@ -6,13 +6,19 @@
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { SfauthError } from '../errors.js';
+import { UsageError, type SfauthError } from '../errors.js';
+import { plainText, withoutCredentials } from '../core/untrusted-text.js';
 
 export interface Sink {
   write(text: string): void;
 }
 
-/** A sink on a file descriptor; retries EAGAIN because an inherited pipe may be non-blocking. */
+/**
+ * A sink on a file descriptor; retries EAGAIN because an inherited pipe may be non-blocking. A reader
+ * that went away (EPIPE: `sfauth … | head`) ends the output quietly. Any other failure on stdout (a
+ * full disk, `/dev/full`) is a clean usage error, never "internal error"; on stderr there is nowhere
+ * left to say anything, so it is dropped.
+ */
 export function fdSink(fd: number): Sink {
   return {
     write(text: string) {
@@ -25,7 +31,10 @@ export function fdSink(fd: number): Sink {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'EAGAIN') continue;
           if (code === 'EPIPE') return; // reader went away (`sfauth … | head`): nothing left to say
-          throw err;
+          if (fd !== 1) return;
+          throw new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot write to standard output: ${code ?? (err as Error).message}`, {
+            hint: code === 'ENOSPC' ? 'the disk that stdout goes to is full; free some space or redirect elsewhere' : 'check where stdout is redirected',
+          });
         }
       }
     },
@@ -72,8 +81,10 @@ export function colorEnabled(env: Record<string, string | undefined>, isTTY: boo
 
 export interface OutputOptions {
   json: boolean;
-  /** A function is asked on first use (it may need to know whether stderr is a terminal). */
+  /** Colour on stderr. A function is asked on first use (it may need to know whether stderr is a terminal). */
   color: boolean | (() => boolean);
+  /** Colour on stdout, decided on its own (DESIGN.md §1: per stream); default: none. */
+  dataColor?: boolean | (() => boolean);
   stdout: Sink;
   stderr: Sink;
 }
@@ -83,11 +94,14 @@ export class Output {
   private readonly stdout: Sink;
   private readonly stderr: Sink;
   private colorOption: boolean | (() => boolean);
+  private dataColorOption: boolean | (() => boolean);
   private chalk?: ChalkInstance;
+  private dataChalk?: ChalkInstance;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
     this.colorOption = options.color;
+    this.dataColorOption = options.dataColor ?? false;
     this.stdout = options.stdout;
     this.stderr = options.stderr;
   }
@@ -97,10 +111,17 @@ export class Output {
     return this.colorOption;
   }
 
-  /** Styling for stderr text; a no-op chalk when colour is off. */
+  /** Styling for stderr text (info, warn, progress); a no-op chalk when colour is off there. */
   get style(): ChalkInstance {
     this.chalk ??= new Chalk({ level: this.color ? 1 : 0 });
     return this.chalk;
+  }
+
+  /** Styling for stdout text (`line`): styled only when stdout itself is a terminal. */
+  get dataStyle(): ChalkInstance {
+    if (typeof this.dataColorOption === 'function') this.dataColorOption = this.dataColorOption();
+    this.dataChalk ??= new Chalk({ level: this.dataColorOption ? 1 : 0 });
+    return this.dataChalk;
   }
 
   /** Raw data on stdout. */
@@ -131,19 +152,23 @@ export class Output {
     this.stderr.write(`${this.style.green('✓')} ${text}\n`);
   }
 
-  /** The error report: `sfauth: message` + details + `hint: …`, or JSON under `--json`. */
+  /**
+   * The error report: `sfauth: message` + details + `hint: …`, or JSON under `--json`. Messages may
+   * quote what a server or a file said: control characters and credentials never get through.
+   */
   error(err: SfauthError): void {
+    const safe = (text: string) => withoutCredentials(plainText(text));
     if (this.json) {
-      const body: Record<string, unknown> = { code: err.code, message: err.message };
-      if (err.hint) body.hint = err.hint;
-      if (err.details.length > 0) body.details = err.details;
-      if (err.data) Object.assign(body, { data: err.data });
+      const body: Record<string, unknown> = { code: err.code, message: safe(err.message) };
+      if (err.hint) body.hint = safe(err.hint);
+      if (err.details.length > 0) body.details = err.details.map(safe);
+      if (err.data) Object.assign(body, { data: deepMapStrings(err.data, safe) });
       this.stderr.write(JSON.stringify({ error: body }) + '\n');
       return;
     }
-    let text = `${this.style.red('sfauth:')} ${err.message}\n`;
-    for (const d of err.details) text += `  ${d}\n`;
-    if (err.hint) text += `${this.style.dim('hint:')} ${err.hint}\n`;
+    let text = `${this.style.red('sfauth:')} ${safe(err.message)}\n`;
+    for (const d of err.details) text += `  ${safe(d)}\n`;
+    if (err.hint) text += `${this.style.dim('hint:')} ${safe(err.hint)}\n`;
     this.stderr.write(text);
   }
 
@@ -151,4 +176,14 @@ export class Output {
   debug(text: string): void {
     this.stderr.write(this.style.dim(text) + '\n');
   }
+}
+
+/** Applies `f` to every string inside a JSON-like value. */
+function deepMapStrings(value: unknown, f: (s: string) => string): unknown {
+  if (typeof value === 'string') return f(value);
+  if (Array.isArray(value)) return value.map((v) => deepMapStrings(v, f));
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deepMapStrings(v, f)]));
+  }
+  return value;
 }

@@ -209,7 +209,9 @@ export type Fault =
   | { kind: 'async'; polls?: number; times?: number; match?: RegExp }
   | { kind: 'never-complete'; times?: number; match?: RegExp }
   | { kind: 'drop-after-execute'; times?: number; match?: RegExp }
-  | { kind: 'fail-auth'; code?: string; times?: number; match?: RegExp; login?: string; fingerprint?: string };
+  | { kind: 'fail-auth'; code?: string; times?: number; match?: RegExp; login?: string; fingerprint?: string }
+  /** Any answer, before the statement runs: `body` may quote the request's bearer token (a hostile server). */
+  | { kind: 'answer'; status: number; body: string | ((bearer: string) => string); headers?: Record<string, string>; chunked?: boolean; times?: number; match?: RegExp };
 
 export interface RecordedRequest {
   method: string;
@@ -335,7 +337,7 @@ interface Handle {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TOKEN_TYPES = new Set(['KEYPAIR_JWT', 'OAUTH', 'PROGRAMMATIC_ACCESS_TOKEN']);
-const TRANSPORT_FAULTS = new Set<Fault['kind']>(['status', 'reset', 'hang', 'html', 'invalid-json', 'truncated-json', 'missing-fields']);
+const TRANSPORT_FAULTS = new Set<Fault['kind']>(['status', 'reset', 'hang', 'html', 'invalid-json', 'truncated-json', 'missing-fields', 'answer']);
 const EXEC_FAULTS = new Set<Fault['kind']>(['async', 'never-complete', 'drop-after-execute']);
 const OK_MESSAGE = 'Statement executed successfully.';
 const ASYNC_MESSAGE = 'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.';
@@ -790,6 +792,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const handle = randomUUID();
     const requestId = rec.requestId ?? randomUUID();
     switch (fault.kind) {
+      case 'answer': {
+        const bearer = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+        const text = typeof fault.body === 'function' ? fault.body(bearer) : fault.body;
+        if (fault.chunked) {
+          // No Content-Length: the reader finds out how large it is only by reading.
+          res.statusCode = fault.status;
+          res.setHeader('Content-Type', 'application/json');
+          rec.status = fault.status;
+          res.end(text);
+          return;
+        }
+        send(res, rec, fault.status, text, fault.headers ?? {});
+        return;
+      }
       case 'status': {
         const headers: Record<string, string> = {};
         if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);

@@ -430,6 +430,9 @@ describe('asynchronous statements', () => {
     expect(err.exitCode).toBe(3);
     expect(err.message).toContain('within 10s (last: statement still running)');
     expect(h.elapsed()).toBeLessThanOrEqual(10_000);
+    // The whole timeout is used: the last poll lands at the deadline (less one attempt), not up to a
+    // poll interval (2 s) before it, as in 0.1.
+    expect(h.elapsed()).toBeGreaterThanOrEqual(10_000 - 500); // 0.1 stopped at 9193 here
     expect(sf.executed).toHaveLength(0);
   });
 });
