@@ -20,10 +20,3 @@ export interface CommandContext {
   prompter: Prompter;
   progress: Progress;
 }
-
-/** Reads all of a stream-like stdin. */
-export async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks);
-}

@@ -35,7 +35,7 @@ export async function run(options: FingerprintOptions, ctx: CommandContext): Pro
       hint: 'expected SHA256: followed by 44 base64 characters, as `sfauth fingerprint` or DESC USER prints it',
     });
   }
-  const passphrase = passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd);
+  const passphrase = await passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd);
 
   const results: KeyFingerprint[] = [];
   for (const arg of keys) {

@@ -62,18 +62,24 @@ export function registrationSql(user: string | undefined, slot: Slot, body: stri
   return setPublicKeySql('USER_PLACEHOLDER', slot, body).replace('USER_PLACEHOLDER', '<user>') + ';';
 }
 
+/** An empty passphrase, or one of NUL bytes only, protects nothing (DESIGN.md §2). */
+function isEmptyPassphrase(value: Buffer): boolean {
+  return value.every((byte) => byte === 0);
+}
+
 /**
- * The passphrase for a new key: file/env, else asked twice on a terminal, else a usage error that
- * names the three ways. Empty passphrases are refused.
+ * The passphrase for a new key: file/env, else asked on a terminal (twice, to catch a typo; an empty
+ * answer or a mismatch is said and asked again, three rounds at most), else a usage error that names
+ * the three ways. Empty and NUL-only passphrases are refused.
  */
 export async function newKeyPassphrase(
   passphraseFile: string | undefined,
   ctx: Pick<CommandContext, 'env' | 'cwd'> & { prompter: Prompter },
   label: string,
-): Promise<string> {
-  const given = passphraseFromInputs(passphraseFile, ctx.env, ctx.cwd);
+): Promise<Buffer> {
+  const given = await passphraseFromInputs(passphraseFile, ctx.env, ctx.cwd);
   if (given) {
-    if (given.value === '') throw emptyPassphrase(given.origin);
+    if (isEmptyPassphrase(given.value)) throw emptyPassphrase(given.origin);
     return given.value;
   }
   if (!ctx.prompter.canPrompt) {
@@ -81,18 +87,25 @@ export async function newKeyPassphrase(
       hint: 'pass --passphrase-file PATH, set PRIVATE_KEY_PASSPHRASE, or run in a terminal to be asked (--no-encrypt writes it unencrypted)',
     });
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const first = await ctx.prompter.secret(`Passphrase for ${label}`);
-    if (first === '') throw emptyPassphrase('the prompt');
-    const second = await ctx.prompter.secret('Repeat the passphrase');
-    if (first === second) return first;
+  let problem = '';
+  for (let round = 0; round < 3; round++) {
+    const first = Buffer.from(await ctx.prompter.secret(`${problem}Passphrase for ${label}`), 'utf8');
+    if (isEmptyPassphrase(first)) {
+      problem = 'The passphrase cannot be empty. ';
+      continue;
+    }
+    const second = Buffer.from(await ctx.prompter.secret('Repeat the passphrase'), 'utf8');
+    if (first.equals(second)) return first;
+    problem = 'The passphrases did not match, try again. ';
   }
-  throw new UsageError('ERR_PASSPHRASE_MISMATCH', 'the passphrases did not match (3 tries)', { hint: 'run the command again' });
+  throw new UsageError('ERR_PASSPHRASE_MISMATCH', problem.startsWith('The passphrase cannot') ? 'no passphrase was given (3 tries)' : 'the passphrases did not match (3 tries)', {
+    hint: 'run the command again, or pass --passphrase-file PATH',
+  });
 }
 
 function emptyPassphrase(origin: string): UsageError {
   return new UsageError('ERR_PASSPHRASE_EMPTY', `the passphrase from ${origin} is empty`, {
-    hint: 'an encrypted key needs a non-empty passphrase; use --no-encrypt for an unencrypted key',
+    hint: 'an encrypted key needs a non-empty passphrase (a file of NUL bytes is empty too); use --no-encrypt for an unencrypted key',
   });
 }
 
@@ -138,7 +151,7 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
   writeNewFiles(
     [
       { path: privateKeyPath, data: privateKeyPem(pair.privateKey, passphrase), mode: 0o600 },
-      { path: publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+      { path: publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
     ],
     { overwrite: options.force === true },
   );

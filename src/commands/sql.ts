@@ -37,7 +37,7 @@ export async function run(options: SqlOptions, ctx: CommandContext): Promise<num
     }
     const source = options.publicKey === '-' ? ({ kind: 'stdin' } as const) : ({ kind: 'file', path: resolve(ctx.cwd, options.publicKey) } as const);
     const key = await loadKey(source, {
-      passphrase: passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd),
+      passphrase: await passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd),
       prompter: ctx.prompter,
       readStdin: ctx.readStdin,
       label: options.publicKey === '-' ? 'stdin' : options.publicKey,

@@ -4,8 +4,8 @@
  * connection (where `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` overrides the file's key of that connection).
  * Secrets (keys, passphrases, tokens) never go into origins, warnings or errors.
  */
-import { readInputFile } from '../io/files.js';
-import { passphraseFromInputs } from '../io/load-key.js';
+import { KEY_FILE_CAP, readInputFile, SECRET_FILE_CAP } from '../io/files.js';
+import { passphraseFromInputs, type Passphrase } from '../io/load-key.js';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import {
@@ -68,7 +68,7 @@ export interface ResolvedConnection {
   /** Upper-cased: SNOWFLAKE_JWT | OAUTH | PROGRAMMATIC_ACCESS_TOKEN | … */
   authenticator?: string;
   privateKey?: PrivateKeySource;
-  passphrase?: { value: string; origin: string };
+  passphrase?: Passphrase;
   token?: { value: string; origin: string };
   tokenType?: 'oauth' | 'pat';
   /** Where each value came from, for messages: '--account', 'SNOWFLAKE_ACCOUNT', 'connections.toml [loader]'. */
@@ -196,7 +196,7 @@ function flagValue(flags: ConnectionFlags, key: keyof ConnectionFlags, flagName:
 
 /** Reads a secret file named by a flag or a connection (one implementation: src/io/files.ts). */
 async function readUserFile(path: string, what: string, via: string): Promise<string> {
-  return readInputFile(path, what, via).toString('utf8');
+  return (await readInputFile(path, what, via, what.includes('token') ? SECRET_FILE_CAP : KEY_FILE_CAP)).toString('utf8');
 }
 
 /** A PEM from an environment variable or TOML string may carry literal `\n` sequences. */
@@ -370,14 +370,14 @@ async function resolvePassphrase(
   layer: Layer,
   cwd: string,
   homeDir: string,
-): Promise<{ value: string; origin: string } | undefined> {
+): Promise<Passphrase | undefined> {
   // --passphrase-file and the two variables mean the same here as for keygen/fingerprint/sql.
   const file = flagValue(flags, 'passphraseFile', '--passphrase-file');
-  const given = passphraseFromInputs(file === undefined ? undefined : resolvePath(file, cwd, homeDir), env, cwd);
+  const given = await passphraseFromInputs(file === undefined ? undefined : resolvePath(file, cwd, homeDir), env, cwd);
   if (given) return given;
   const entry = firstOf(layer, ['private_key_file_pwd', 'private_key_passphrase']);
   if (!entry || entry[1].value === '') return undefined;
-  return { value: entry[1].value, origin: entry[1].origin };
+  return { value: Buffer.from(entry[1].value, 'utf8'), origin: entry[1].origin };
 }
 
 async function resolveToken(

@@ -3,7 +3,8 @@
  * which connections they define. Only node:fs / node:path at load time; the TOML parser is imported
  * when a file actually exists.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { KEY_FILE_CAP } from '../io/files.js';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -102,7 +103,8 @@ function isTable(value: unknown): value is TomlTable {
 async function readIfExists(path: string): Promise<{ text: string; mode: number } | undefined> {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking: a FIFO planted under a config name must not hang the open.
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -116,6 +118,12 @@ async function readIfExists(path: string): Promise<{ text: string; mode: number 
     if (stat.isDirectory()) {
       throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${path}: it is a directory`, {
         hint: 'the Snowflake CLI config (connections.toml, config.toml) must be a file',
+        data: { path },
+      });
+    }
+    if (!stat.isFile() || stat.size > KEY_FILE_CAP) {
+      throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${path}: ${stat.isFile() ? `larger than ${KEY_FILE_CAP / 1024} KiB` : 'not a regular file'}`, {
+        hint: 'the Snowflake CLI config (connections.toml, config.toml) must be a small regular file',
         data: { path },
       });
     }

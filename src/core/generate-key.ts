@@ -11,9 +11,23 @@ export type KeySpec = { type: 'rsa'; bits: 2048 | 3072 | 4096 } | { type: 'ec'; 
 
 const NAMED_CURVE: Record<Curve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
 
-/** Validates `--type/--bits/--curve` as typed by a user into a KeySpec. */
+/**
+ * Validates `--type/--bits/--curve` as typed by a user into a KeySpec. `--curve` alone means an EC key
+ * and `--bits` alone an RSA key; a size with a curve (or either with the other type) contradicts itself.
+ */
 export function keySpecFrom(input: { type?: string; bits?: string | number; curve?: string }): KeySpec {
-  const type = (input.type ?? 'rsa').toLowerCase();
+  if (input.type === undefined && input.curve !== undefined && input.bits !== undefined) {
+    throw new UsageError('ERR_USAGE', `--bits ${input.bits} and --curve ${input.curve} contradict each other`, {
+      hint: 'an RSA key has --bits, an EC key has --curve: drop one of them',
+    });
+  }
+  const type = (input.type ?? (input.curve !== undefined ? 'ec' : 'rsa')).toLowerCase();
+  if (type === 'rsa' && input.curve !== undefined) {
+    throw new UsageError('ERR_USAGE', `--curve ${input.curve} is for EC keys, but --type is rsa`, { hint: 'use --type ec --curve …, or --type rsa --bits …' });
+  }
+  if (type === 'ec' && input.bits !== undefined) {
+    throw new UsageError('ERR_USAGE', `--bits ${input.bits} is for RSA keys, but --type is ec`, { hint: 'an EC key takes --curve P-256, P-384 or P-521' });
+  }
   if (type === 'rsa') {
     const bits = Number(input.bits ?? 2048);
     if (bits !== 2048 && bits !== 3072 && bits !== 4096) {
@@ -50,7 +64,7 @@ export function generateKeyPair(spec: KeySpec): Promise<GeneratedKeyPair> {
 }
 
 /** PKCS#8 PEM, encrypted with AES-256-CBC when a passphrase is given. */
-export function privateKeyPem(privateKey: KeyObject, passphrase?: string): string {
+export function privateKeyPem(privateKey: KeyObject, passphrase?: Buffer | string): string {
   if (passphrase === undefined) return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   return privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
 }

@@ -158,7 +158,7 @@ function finish(
   return { ...info, privateKey, publicKey, format, encoding, encrypted: format.endsWith('-encrypted') };
 }
 
-function fromPem(block: PemBlock, source: string, passphrase: string | undefined): ParsedKey {
+function fromPem(block: PemBlock, source: string, passphrase: Buffer | string | undefined): ParsedKey {
   const encryptedPkcs1 = /Proc-Type:\s*4,ENCRYPTED/i.test(block.headers);
   switch (block.label) {
     case 'PUBLIC KEY':
@@ -234,7 +234,7 @@ function attempt<T>(make: () => T): T | undefined {
   }
 }
 
-function fromDer(der: Buffer, source: string, passphrase: string | undefined, encoding: 'der' | 'base64'): ParsedKey {
+function fromDer(der: Buffer, source: string, passphrase: Buffer | string | undefined, encoding: 'der' | 'base64'): ParsedKey {
   if (!derSpansBuffer(der)) throw malformed(source, 'the key data is truncated or corrupted');
   // Private forms first: OpenSSL derives a public key from a private DER if asked for 'pkcs1' public.
   for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
@@ -265,7 +265,7 @@ function fromDer(der: Buffer, source: string, passphrase: string | undefined, en
  * Parses key bytes. `source` names the input in messages (a path, `stdin`, an env var).
  * Throws `ERR_PASSPHRASE_REQUIRED` for an encrypted key without a passphrase so the caller can ask.
  */
-export function parseKey(input: Uint8Array | string, source: string, passphrase?: string): ParsedKey {
+export function parseKey(input: Uint8Array | string, source: string, passphrase?: Buffer | string): ParsedKey {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input);
   if (bytes.length === 0 || bytes.toString('latin1').trim() === '') {
     throw new UsageError('ERR_KEY_EMPTY', `${source} is empty`, { hint: 'point at the key file sfauth keygen wrote (e.g. rsa_key.p8)' });

@@ -3,7 +3,23 @@
  * fsync, then link/rename) so a crash never leaves half a key, and new files are created with
  * O_EXCL semantics: an existing path is refused unless the caller asked to overwrite.
  */
-import { accessSync, constants as fsConstants, closeSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -13,39 +29,141 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Reads a whole file; `what` names it in errors ("key file", "passphrase file"). */
-export function readInputFile(path: string, what: string, flag?: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const via = flag ? ` (${flag})` : '';
-    switch (errno(err)) {
-      case 'ENOENT':
-        throw new UsageError('ERR_FILE_NOT_FOUND', `${what} not found: ${path}${via}`, { hint: 'check the path and the current folder' });
-      case 'EISDIR':
-        throw new UsageError('ERR_FILE_UNREADABLE', `${what} is a folder, not a file: ${path}${via}`, { hint: 'point at the file itself' });
-      case 'EACCES':
-      case 'EPERM':
-        throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: permission denied`, {
-          hint: 'check the file permissions, or run as the user that owns it',
-        });
-      default:
-        throw new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: ${errno(err) ?? (err as Error).message}`, {
-          hint: 'check that the path names a readable file',
-        });
-    }
+/** Size caps of DESIGN.md §2: a key or config file is at most 1 MiB, a passphrase or token 64 KiB. */
+export const KEY_FILE_CAP = 1024 * 1024;
+export const SECRET_FILE_CAP = 64 * 1024;
+/** How often a pipe that has nothing to read yet is asked again. */
+const PIPE_POLL_MS = 10;
+
+function readError(path: string, what: string, flag: string | undefined, err: unknown): UsageError {
+  const via = flag ? ` (${flag})` : '';
+  switch (errno(err)) {
+    case 'ENOENT':
+      return new UsageError('ERR_FILE_NOT_FOUND', `${what} not found: ${path}${via}`, { hint: 'check the path and the current folder' });
+    case 'EISDIR':
+      return new UsageError('ERR_FILE_UNREADABLE', `${what} is a folder, not a file: ${path}${via}`, { hint: 'point at the file itself' });
+    case 'EACCES':
+    case 'EPERM':
+      return new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: permission denied`, {
+        hint: 'check the file permissions, or run as the user that owns it',
+      });
+    default:
+      return new UsageError('ERR_FILE_UNREADABLE', `cannot read ${what} ${path}: ${errno(err) ?? (err as Error).message}`, {
+        hint: 'check that the path names a readable file',
+      });
   }
 }
 
-/** Reads a secret file (passphrase, token): one trailing newline is not part of the secret. */
-export function readSecretFile(path: string, what: string, flag: string): string {
-  return readInputFile(path, what, flag).toString('utf8').replace(/\r?\n$/, '');
+function tooLarge(path: string, what: string, cap: number): UsageError {
+  return new UsageError('ERR_INPUT_TOO_LARGE', `${what} ${path} is larger than ${cap / 1024} KiB; nothing that large is a ${what.replace(/ file$/, '')}`, {
+    hint: 'point at the file itself (a FIFO or device that never ends is cut off here)',
+    data: { path, limitBytes: cap },
+  });
+}
+
+/** True for `/dev/fd/N` and `/proc/…/fd/N`: a pipe the shell opened for us (`<(cmd)`), its writer already there. */
+function isInheritedPipe(path: string): boolean {
+  return /^\/(dev|proc\/(self|\d+))\/fd\/\d+$/.test(path);
+}
+
+/**
+ * Reads a whole input file, at most `cap` bytes (`what` names it in errors: "key file",
+ * "passphrase file"). A regular file is read synchronously (no thread pool on the fast path). Anything
+ * else (a FIFO, `<(pass show x)`, a terminal, `/dev/zero`) is opened non-blocking and polled from the
+ * event loop, so it is cut at the cap and SIGINT/SIGTERM end sfauth at once: a blocking read in the
+ * thread pool would keep the process alive after `process.exit`.
+ */
+export async function readInputFile(path: string, what: string, flag?: string, cap = KEY_FILE_CAP): Promise<Buffer> {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+  } catch (err) {
+    throw readError(path, what, flag, err);
+  }
+  try {
+    const regular = fstatSync(fd).isFile();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(64 * 1024, cap + 1 - size));
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if (errno(err) === 'EAGAIN' && !regular) {
+          await sleep(PIPE_POLL_MS);
+          continue;
+        }
+        throw readError(path, what, flag, err);
+      }
+      if (n === 0) {
+        // A named FIFO reads as empty until its writer opens it: wait for one (signals still work).
+        if (!regular && size === 0 && !isInheritedPipe(path) && fstatSync(fd).isFIFO()) {
+          await sleep(PIPE_POLL_MS);
+          continue;
+        }
+        break;
+      }
+      chunks.push(buf.subarray(0, n));
+      size += n;
+      if (size > cap) throw tooLarge(path, what, cap);
+    }
+    return Buffer.concat(chunks, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Reads at most `cap` bytes of stdin (for `-`); more is ERR_INPUT_TOO_LARGE. */
+export async function readStreamBounded(stream: AsyncIterable<Buffer | string>, cap = KEY_FILE_CAP): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(b);
+    size += b.length;
+    if (size > cap) {
+      throw new UsageError('ERR_INPUT_TOO_LARGE', `standard input is larger than ${cap / 1024} KiB; nothing that large is a key or a token`, {
+        hint: 'pipe the key or token itself',
+        data: { limitBytes: cap },
+      });
+    }
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * The passphrase in a file, as `openssl … -passin file:PATH` takes it: the bytes of the first line,
+ * up to (not including) the first newline, cut at a NUL byte and at 1023 bytes as OpenSSL's C string
+ * buffer is. Never decoded as text: a random binary passphrase stays exactly what it is.
+ */
+export function passphraseFromFileBytes(bytes: Buffer): Buffer {
+  let end = bytes.indexOf(0x0a);
+  if (end < 0) end = bytes.length;
+  const nul = bytes.indexOf(0x00);
+  if (nul >= 0 && nul < end) end = nul;
+  return Buffer.from(bytes.subarray(0, Math.min(end, 1023)));
+}
+
+/** Reads a secret file (token): the text, without one trailing newline. */
+export async function readSecretFile(path: string, what: string, flag: string): Promise<string> {
+  return (await readInputFile(path, what, flag, SECRET_FILE_CAP)).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Reads a passphrase file as bytes (see passphraseFromFileBytes). */
+export async function readPassphraseFile(path: string, what: string, flag: string): Promise<Buffer> {
+  return passphraseFromFileBytes(await readInputFile(path, what, flag, SECRET_FILE_CAP));
 }
 
 export interface NewFile {
   path: string;
   data: string | Buffer;
-  mode: number;
+  /** The exact mode of a secret file (0600), or `'umask'` for a public one (0666 less the umask). */
+  mode: number | 'umask';
 }
 
 function exists(path: string): boolean {
@@ -94,19 +212,79 @@ function fileExists(path: string): UsageError {
   return new UsageError('ERR_FILE_EXISTS', `refusing to overwrite ${path}`, { hint: 'pass --force to replace it, or choose another path with --out' });
 }
 
+/**
+ * Temp files carry the writer's pid so a later run can tell a dead writer's leftovers (which may hold
+ * a whole private key after a SIGKILL) from a live writer's: `.<name>.sfauth-<pid>-<random>.tmp`.
+ */
+const TEMP_NAME = /^\..+\.sfauth-(\d+)-[0-9a-f]{8}\.tmp$/;
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.sfauth-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM'; // alive, but another user's
+  }
+}
+
+/**
+ * Removes the temp files that sfauth writers which are no longer running left in `dir` (a SIGKILL
+ * gives no chance to clean up). Only files of the current user are touched.
+ */
+export function removeStaleTempFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+      unlinkSync(path);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
+
+/** Makes a link or rename in `dir` durable: without it a crash may forget the new name. */
+function fsyncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    fsyncSync(fd);
+  } catch {
+    // some file systems cannot fsync a folder; the file itself was fsynced
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Writes one file atomically; never leaves a partial file at `path` or a stray temp file. */
 function writeOne(file: NewFile, overwrite: boolean): void {
-  const temp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempPathFor(file.path);
   const forget = onInterrupt(() => unlinkSync(temp));
   try {
     let fd: number;
     try {
-      fd = openSync(temp, 'wx', file.mode);
+      fd = openSync(temp, 'wx', file.mode === 'umask' ? 0o666 : file.mode);
     } catch (err) {
       throw writeError(file.path, err);
     }
     try {
-      chmodSync(temp, file.mode); // umask may have taken bits away; it never adds any
+      // The umask may have taken bits of a secret file's mode away (0400); it never adds any.
+      if (file.mode !== 'umask') chmodSync(temp, file.mode);
       writeSync(fd, typeof file.data === 'string' ? Buffer.from(file.data) : file.data);
       fsyncSync(fd);
     } finally {
@@ -137,13 +315,16 @@ function writeOne(file: NewFile, overwrite: boolean): void {
 
 /**
  * Writes several new files all-or-nothing: every path is checked first, and if a later write fails
- * the earlier ones are removed again.
+ * the earlier ones are removed again. Each folder is fsynced once the names are in place, and a dead
+ * writer's temp files in it are removed first.
  */
 export function writeNewFiles(files: NewFile[], options: { overwrite: boolean }): void {
   for (const f of files) if (isFolder(f.path)) throw folderError(f.path);
   if (!options.overwrite) {
     for (const f of files) if (exists(f.path)) throw fileExists(f.path);
   }
+  const folders = [...new Set(files.map((f) => dirname(f.path)))];
+  folders.forEach(removeStaleTempFiles);
   const written: string[] = [];
   const forget = onInterrupt(() => written.forEach((p) => unlinkSync(p)));
   try {
@@ -163,6 +344,7 @@ export function writeNewFiles(files: NewFile[], options: { overwrite: boolean })
   } finally {
     forget();
   }
+  folders.forEach(fsyncFolder);
 }
 
 /**

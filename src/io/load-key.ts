@@ -7,15 +7,16 @@ import { parseKey, type ParsedKey } from '../core/parse-key.js';
 import { isSfauthError, UsageError } from '../errors.js';
 import type { Env } from '../context.js';
 import type { Prompter } from '../ui/prompt.js';
-import { readInputFile, readSecretFile } from './files.js';
+import { readInputFile, readPassphraseFile } from './files.js';
 
 export type KeySource =
   | { kind: 'file'; path: string; origin?: string }
   | { kind: 'stdin'; origin?: string }
   | { kind: 'raw'; pem: string; origin: string };
 
+/** A passphrase is bytes (DESIGN.md §2): a file's are used as `openssl -passin file:` uses them. */
 export interface Passphrase {
-  value: string;
+  value: Buffer;
   origin: string;
 }
 
@@ -25,17 +26,17 @@ export interface LoadedKey extends ParsedKey {
   /** Absolute path when the key came from a file. */
   path?: string;
   /** The passphrase that opened it (kept in memory only, e.g. for rotate to reuse). */
-  passphrase?: string;
+  passphrase?: Buffer;
 }
 
 /** `--passphrase-file`, then PRIVATE_KEY_PASSPHRASE, then SNOWFLAKE_PRIVATE_KEY_PASSPHRASE. */
-export function passphraseFromInputs(passphraseFile: string | undefined, env: Env, cwd: string): Passphrase | undefined {
+export async function passphraseFromInputs(passphraseFile: string | undefined, env: Env, cwd: string): Promise<Passphrase | undefined> {
   if (passphraseFile) {
-    return { value: readSecretFile(resolve(cwd, passphraseFile), 'passphrase file', '--passphrase-file'), origin: '--passphrase-file' };
+    return { value: await readPassphraseFile(resolve(cwd, passphraseFile), 'passphrase file', '--passphrase-file'), origin: '--passphrase-file' };
   }
   for (const name of ['PRIVATE_KEY_PASSPHRASE', 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE']) {
     const value = env[name];
-    if (value !== undefined && value !== '') return { value, origin: name };
+    if (value !== undefined && value !== '') return { value: Buffer.from(value, 'utf8'), origin: name };
   }
   return undefined;
 }
@@ -60,7 +61,7 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
   let label: string;
   if (source.kind === 'file') {
     label = options.label ?? source.path;
-    bytes = readInputFile(source.path, 'key file', source.origin);
+    bytes = await readInputFile(source.path, 'key file', source.origin);
   } else if (source.kind === 'stdin') {
     label = 'stdin';
     bytes = await options.readStdin();
@@ -78,10 +79,10 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
       const code = isSfauthError(err) ? err.code : undefined;
       const canAsk = options.prompter.canPrompt && !options.passphrase && attempt <= 3;
       if ((code === 'ERR_PASSPHRASE_REQUIRED' || (code === 'ERR_PASSPHRASE_WRONG' && attempt > 1)) && canAsk) {
-        passphrase = await options.prompter.secret(attempt === 1 ? `Passphrase for ${label}` : `Wrong passphrase; try again for ${label}`);
+        passphrase = Buffer.from(await options.prompter.secret(attempt === 1 ? `Passphrase for ${label}` : `Wrong passphrase, try again: passphrase for ${label}`), 'utf8');
         continue;
       }
-      if (code === 'ERR_PASSPHRASE_WRONG' && passphrase === '' && options.passphrase) {
+      if (code === 'ERR_PASSPHRASE_WRONG' && passphrase?.length === 0 && options.passphrase) {
         // Not "wrong": nothing was given (an empty --passphrase-file, or an empty passphrase in a config file).
         throw new UsageError('ERR_PASSPHRASE_EMPTY', `the passphrase from ${options.passphrase.origin} is empty, and ${label} is encrypted`, {
           hint: 'put the passphrase in it (one trailing newline is fine), or set PRIVATE_KEY_PASSPHRASE',

@@ -28,7 +28,7 @@ export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter
     async secret(message) {
       const { password } = await import('@inquirer/prompts');
       try {
-        return await password({ message, mask: '*' }, { output: process.stderr, clearPromptOnDone: false });
+        return await password({ message }, { output: process.stderr, clearPromptOnDone: false });
       } catch (err) {
         if (isExitPrompt(err)) throw new InterruptedError();
         throw err;

@@ -267,13 +267,13 @@ describe('private key', () => {
 });
 
 describe('passphrase', () => {
-  it('--passphrase-file strips exactly one trailing newline (LF or CRLF)', async () => {
+  it('--passphrase-file is the bytes of its first line, as openssl -passin file: reads it', async () => {
     await put(join(cwd, 'p1'), 'secret one\n');
     await put(join(cwd, 'p2'), 'secret two\r\n');
-    await put(join(cwd, 'p3'), ' spaced \n\n');
-    expect((await resolveWith({ passphraseFile: 'p1' })).passphrase).toEqual({ value: 'secret one', origin: '--passphrase-file' });
-    expect((await resolveWith({ passphraseFile: 'p2' })).passphrase?.value).toBe('secret two');
-    expect((await resolveWith({ passphraseFile: join(cwd, 'p3') })).passphrase?.value).toBe(' spaced \n');
+    await put(join(cwd, 'p3'), ' spaced \n\nsecond line\n');
+    expect((await resolveWith({ passphraseFile: 'p1' })).passphrase).toEqual({ value: Buffer.from('secret one'), origin: '--passphrase-file' });
+    expect((await resolveWith({ passphraseFile: 'p2' })).passphrase?.value.toString()).toBe('secret two\r');
+    expect((await resolveWith({ passphraseFile: join(cwd, 'p3') })).passphrase?.value.toString()).toBe(' spaced ');
   });
 
   it('order: file > PRIVATE_KEY_PASSPHRASE > SNOWFLAKE_PRIVATE_KEY_PASSPHRASE > connection pwd > passphrase', async () => {
@@ -283,11 +283,11 @@ describe('passphrase', () => {
     );
     await put(join(cwd, 'pf'), 'file-pass\n');
     const env = { PRIVATE_KEY_PASSPHRASE: 'env1', SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'env2' };
-    expect((await resolveWith({ passphraseFile: 'pf' }, env)).passphrase?.value).toBe('file-pass');
-    expect((await resolveWith({}, env)).passphrase).toEqual({ value: 'env1', origin: 'PRIVATE_KEY_PASSPHRASE' });
-    expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'env2' })).passphrase?.value).toBe('env2');
-    expect((await resolveWith()).passphrase).toEqual({ value: 'conn-pwd', origin: 'connections.toml [default]' });
-    expect((await resolveWith({ connection: 'b' })).passphrase?.value).toBe('b-pass');
+    expect((await resolveWith({ passphraseFile: 'pf' }, env)).passphrase?.value.toString()).toBe('file-pass');
+    expect((await resolveWith({}, env)).passphrase).toEqual({ value: Buffer.from('env1'), origin: 'PRIVATE_KEY_PASSPHRASE' });
+    expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'env2' })).passphrase?.value.toString()).toBe('env2');
+    expect((await resolveWith()).passphrase).toEqual({ value: Buffer.from('conn-pwd'), origin: 'connections.toml [default]' });
+    expect((await resolveWith({ connection: 'b' })).passphrase?.value.toString()).toBe('b-pass');
   });
 
   it('a missing --passphrase-file is ERR_FILE_NOT_FOUND naming the path and flag', async () => {
