@@ -4,11 +4,11 @@
  * and unknown commands register them all. The one error handler lives at the bottom.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { isSfauthError, UsageError, type SfauthError } from './errors.js';
+import { InterruptedError, isSfauthError, UsageError, type SfauthError } from './errors.js';
 import { Output, colorEnabled, detectTerminal, fdSink } from './ui/output.js';
 import { terminalPrompter } from './ui/prompt.js';
 import { makeProgress, spinnerAllowed, type Progress } from './ui/progress.js';
-import { readAll, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 import { runInterruptCleanups } from './io/cleanup.js';
 
 declare const __SFAUTH_VERSION__: string;
@@ -69,9 +69,10 @@ function connectionOptions(cmd: Command): void {
 }
 
 function newKeyOptions(cmd: Command): void {
-  cmd.option('--type <type>', 'rsa | ec', 'rsa');
-  cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096', '2048');
-  cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521', 'P-256');
+  // No commander defaults: keygen must tell "--curve given" (which means EC) from "nothing given".
+  cmd.option('--type <type>', 'rsa | ec (default: rsa; --curve alone means ec)');
+  cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096 (default: 2048)');
+  cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521 (default: P-256)');
   cmd.option('--no-encrypt', 'write the private key unencrypted (explicit opt-out)');
 }
 
@@ -215,6 +216,7 @@ const specs: CommandSpec[] = [
       cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
       cmd.option('--apply', 'carry out the plan (without it nothing changes, locally or on the server)');
       cmd.option('--keep-old', 'leave the old key registered in its slot');
+      cmd.option('--overwrite-other', 'allow replacing a key in the other slot that nothing here accounts for');
       cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
       cmd.option('--out <path>', 'new private key path (default: beside the current key, dated: rsa_key.2026-11-23.p8)');
       cmd.option('--type <type>', 'new key type: rsa | ec (default: that of the current key, else rsa)');
@@ -267,9 +269,11 @@ async function main(argv: string[]): Promise<number> {
   const out = new Output({
     json: wantsJson(argv),
     color: () => colorEnabled(env, terminal.stderr, noColorFlag),
+    dataColor: () => colorEnabled(env, terminal.stdout, noColorFlag),
     stdout,
     stderr,
   });
+  signalOutput = out;
 
   let exitCode = 0;
   const program = new Command('sfauth')
@@ -290,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true);
   program.addHelpText(
     'after',
-    '\nExamples:\n  $ sfauth keygen --user SVC_LOADER\n  $ sfauth test-connection -c loader\n  $ sfauth rotate -c loader --apply\n\nExit codes: 0 ok · 1 check failed · 2 bad usage or input · 3 network/service failure · 130 interrupted',
+    '\nExamples:\n  $ sfauth keygen --user SVC_LOADER\n  $ sfauth test-connection -c loader\n  $ sfauth rotate -c loader --apply\n\nExit codes: 0 ok · 1 check failed · 2 bad usage or input · 3 network/service failure · 70 bug in sfauth · 130 interrupted',
   );
 
   const runCommand = async (spec: CommandSpec, cmd: Command) => {
@@ -303,7 +307,8 @@ async function main(argv: string[]): Promise<number> {
       cwd: process.cwd(),
       now: () => Date.now(),
       fetch: (...a) => globalThis.fetch(...a),
-      readStdin: () => readAll(process.stdin),
+      // Loaded only when a command reads stdin: the fast paths never pay for the file layer.
+      readStdin: async () => (await import('./io/files.js')).readStreamBounded(process.stdin),
       out,
       // Asked only when used: the fast paths never load node:tty (DESIGN.md §6).
       prompter: terminalPrompter(() => terminal.stdin && terminal.stderr),
@@ -357,9 +362,18 @@ function report(err: unknown, out: Output, env: Record<string, string | undefine
   return 70;
 }
 
+/** The run's output, for the signal handler (JSON under --json, like every other error). */
+let signalOutput: Output | undefined;
+
 function onSignal(signal: NodeJS.Signals): void {
-  runInterruptCleanups();
-  stderr.write(`sfauth: interrupted (${signal})\n`);
+  const hint = runInterruptCleanups();
+  const err = new InterruptedError(`interrupted (${signal})`, hint);
+  try {
+    if (signalOutput) signalOutput.error(err);
+    else stderr.write(`sfauth: ${err.message}\n`);
+  } catch {
+    // stderr is gone: the exit code still says it
+  }
   process.exit(130);
 }
 process.once('SIGINT', onSignal);

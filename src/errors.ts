@@ -61,8 +61,8 @@ export class ServiceError extends SfauthError {
 
 /** Exit 130: the user pressed Ctrl-C (at a prompt, or while we worked). */
 export class InterruptedError extends SfauthError {
-  constructor(message = 'interrupted') {
-    super('ERR_INTERRUPTED', message, 130);
+  constructor(message = 'interrupted', hint?: string) {
+    super('ERR_INTERRUPTED', message, 130, hint ? { hint } : {});
     this.name = 'InterruptedError';
   }
 }

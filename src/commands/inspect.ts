@@ -46,7 +46,7 @@ export async function run(options: InspectOptions, ctx: CommandContext): Promise
   if (options.publicKey !== undefined) {
     keyLabel = options.publicKey === '-' ? 'stdin' : options.publicKey;
     const key = await loadKey(keySourceFromArg(options.publicKey, ctx.cwd), {
-      passphrase: passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd),
+      passphrase: await passphraseFromInputs(options.passphraseFile, ctx.env, ctx.cwd),
       prompter: ctx.prompter,
       readStdin: ctx.readStdin,
       label: keyLabel,
@@ -117,11 +117,11 @@ function showTime(out: Output, name: string, value: unknown, now: number): strin
   const ms = value >= 1e11;
   const seconds = ms ? value / 1000 : value;
   const when = `${isoTime(seconds)}, ${relative(name, seconds, now)}${ms ? ', read as milliseconds' : ''}`;
-  return `${value}  ${out.style.dim(`(${when})`)}`;
+  return `${value}  ${out.dataStyle.dim(`(${when})`)}`;
 }
 
 function section(out: Output, title: string, entries: Record<string, unknown>, now: number): void {
-  out.line(out.style.bold(title));
+  out.line(out.dataStyle.bold(title));
   const keys = Object.keys(entries);
   if (keys.length === 0) {
     out.line('  (empty)');
@@ -136,27 +136,29 @@ function section(out: Output, title: string, entries: Record<string, unknown>, n
 }
 
 function problemLine(out: Output, p: JwtProblem): string {
-  return p.severity === 'error' ? `  ${out.style.red('✗')} ${safe(p.message)}` : `  ${out.style.yellow('!')} ${safe(p.message)}`;
+  if (p.severity === 'error') return `  ${out.dataStyle.red('✗')} ${safe(p.message)}`;
+  if (p.severity === 'warning') return `  ${out.dataStyle.yellow('!')} ${safe(p.message)}`;
+  return `  ${out.dataStyle.cyan('i')} ${safe(p.message)}`;
 }
 
 function report(out: Output, decoded: DecodedJwt, checks: JwtCheck[], signature: SignatureStatus, keyLabel: string | undefined, now: number): void {
   section(out, 'Header', decoded.header, now);
   section(out, 'Payload', decoded.payload, now);
-  out.line(out.style.bold('Checks'));
+  out.line(out.dataStyle.bold('Checks'));
   for (const check of checks) {
-    if (check.problems.length === 0) out.line(`  ${out.style.green('✓')} ${safe(check.label)}`);
+    if (check.problems.length === 0) out.line(`  ${out.dataStyle.green('✓')} ${safe(check.label)}`);
     else for (const p of check.problems) out.line(problemLine(out, p));
   }
   if (signature === 'unchecked') {
-    out.line(`  ${out.style.dim('-')} signature not checked (pass --public-key PATH to verify it and the fingerprint)`);
+    out.line(`  ${out.dataStyle.dim('-')} signature not checked (pass --public-key PATH to verify it and the fingerprint)`);
   }
   const errors = checks.flatMap((c) => c.problems).filter((p) => p.severity === 'error').length;
-  const warnings = checks.flatMap((c) => c.problems).length - errors;
+  const warnings = checks.flatMap((c) => c.problems).filter((p) => p.severity === 'warning').length;
   out.line();
   if (errors === 0 && signature !== 'invalid') {
     const what = signature === 'valid' ? `signature valid (${safe(keyLabel ?? 'key')})` : 'signature not checked';
-    out.line(`${out.style.green('OK')}: no problems found${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}; ${what}`);
+    out.line(`${out.dataStyle.green('OK')}: no problems found${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}; ${what}`);
   } else {
-    out.line(`${out.style.red('REFUSED')}: ${errors} problem${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`);
+    out.line(`${out.dataStyle.red('REFUSED')}: ${errors} problem${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`);
   }
 }

@@ -9,7 +9,7 @@
  * run again with the same arguments, it finds its journal, re-reads DESC USER to see which steps took
  * effect, and finishes the same rotation without making a second key.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, isSfauthError, SfauthError, UsageError } from '../errors.js';
 import { requireValue } from '../config/index.js';
@@ -36,7 +36,9 @@ import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import type { LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
-import { keyPairCredential, makeClient, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { homeDirOf, keyPairCredential, makeClient, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { acquireRotationLock } from '../rotate/lock.js';
+import { setInterruptHint } from '../io/cleanup.js';
 import { describeUser, setUserKey, unsetUserKey, type UserDescription } from '../snowflake/users.js';
 import { findJournals, journalFile, updateJournal, type FoundJournal } from '../rotate/journal.js';
 import {
@@ -48,6 +50,7 @@ import {
   passphraseValue,
   planPassphrase,
   type NewKeyFlags,
+  type NewKeyPaths,
   type PassphrasePlan,
 } from '../rotate/new-key.js';
 import { buildSteps, fillPublicKey, renderPlan, setStatus, type RotateReport, type SlotReport } from '../rotate/plan.js';
@@ -58,6 +61,7 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags {
   targetUser?: string;
   apply?: boolean;
   keepOld?: boolean;
+  overwriteOther?: boolean;
   ifOlderThan?: string;
   json?: boolean;
 }
@@ -80,6 +84,8 @@ interface Run {
   notes: string[];
   /** The client for DESC/ALTER: the session's, or the new key's once the old one is gone. */
   worker: SnowflakeClient;
+  /** The trusted journals of this target where this run puts its key. */
+  journals: FoundJournal[];
 }
 
 export async function run(options: RotateOptions, ctx: CommandContext): Promise<number> {
@@ -93,6 +99,13 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   const authUser = conn.user;
   const target = options.targetUser ?? requireValue(conn, 'user');
   const self = !options.targetUser || (authUser !== undefined && normalizeUserName(options.targetUser) === normalizeUserName(authUser));
+  if (self && session.key && !session.key.path && !options.out && !options.keepOld) {
+    // The key lives nowhere sfauth could put the new one: in CI the working folder dies with the job,
+    // and with the old key removed the service would be locked out.
+    throw new UsageError('ERR_NO_KEY_DESTINATION', `the key in use came from ${session.key.label}, so there is no key file to put the new key beside`, {
+      hint: 'say where the new private key goes: --out PATH (somewhere that outlives this run, not a CI working folder), or --keep-old to keep the current key registered too',
+    });
+  }
   const r: Run = {
     ctx,
     options,
@@ -107,22 +120,41 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     apply: options.apply === true,
     notes: [],
     worker: session.client,
+    journals: [],
   };
 
   // The journal of an unfinished rotation, looked for where this run would put its key.
   const spec = newKeySpec(options, r.currentKey);
   const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : defaultKeyDir(ctx, r.currentKey);
-  const journals = findJournals(searchDir, r.jwtAccount, target);
+  const scan = await findJournals(searchDir, { account: r.jwtAccount, targetUser: target, selfFingerprint: self ? r.localFingerprint : null });
+  for (const why of scan.ignored) ctx.out.warn(why);
+  const journals = scan.found;
+  r.journals = journals;
   const pendingJ = pendingJournal(journals.map((j) => j.journal));
   const pending = pendingJ ? journals.find((j) => j.journal === pendingJ) : undefined;
   // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
   // time, not only on the day the key is due.
-  const fresh = pending ? undefined : { passphrase: planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
+  const fresh = pending ? undefined : { passphrase: await planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
   if (fresh && r.apply) assertCanCreate(fresh.paths.privateKeyPath);
 
-  // Step 1: DESC USER.
-  const desc = await readUser(r, pending, journals);
-  if (pending) return resume(r, pending, desc);
+  // Two rotations of one user never interleave: the second waits for nothing, it stops.
+  const lock = r.apply ? acquireRotationLock(ctx.env, homeDirOf(ctx), r.jwtAccount, target, ctx.now()) : undefined;
+  try {
+    // Step 1: DESC USER.
+    const desc = await readUser(r, pending, journals);
+    if (pending) return await resume(r, pending, desc);
+    return await rotateFresh(r, desc, spec, fresh!);
+  } finally {
+    lock?.release();
+    setInterruptHint(undefined);
+  }
+}
+
+async function rotateFresh(r: Run, desc: UserDescription, spec: KeySpec, fresh: { passphrase: PassphrasePlan; paths: NewKeyPaths }): Promise<number> {
+  const { ctx, options, self, target } = r;
+  const journals = r.journals;
+  const threshold = options.ifOlderThan !== undefined ? parseDuration(options.ifOlderThan, '--if-older-than') : undefined;
+  const authUser = r.session.connection.user;
 
   // A finished rotation of this very key whose new key is still registered: nothing to do.
   const finished = journals
@@ -181,15 +213,19 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   };
   const marks = slotMarks(r, desc, choice.newSlot, choice.oldSlot);
   const unsafe = unsafeSet(desc.slots, choice.newSlot, r.localFingerprint);
+  const replaced = desc.slots[choice.newSlot - 1]!.fingerprint;
+  const unaccounted = !unsafe && replaced && !options.overwriteOther && !accountedFor(r, replaced) ? replaced : null;
 
   if (!r.apply) {
     if (unsafe) r.notes.push(`--apply would refuse: ${unsafe}, and setting slot ${choice.newSlot} could leave no working key`);
+    if (unaccounted) r.notes.push(`--apply would refuse: ${slotProperty(choice.newSlot)} holds ${unaccounted}, a key no rotation here accounts for (--overwrite-other replaces it)`);
     printPlan(r, report, desc, marks);
     if (!ctx.out.json) ctx.out.info(ctx.out.style.yellow('plan only: nothing was changed, locally or on the server. Run again with --apply to carry it out.'));
     return 0;
   }
 
   if (unsafe) throw unsafeError(r, choice.newSlot, unsafe);
+  if (unaccounted) throw unaccountedError(r, choice.newSlot, unaccounted);
 
   // Step 3: make the key and write it (with the journal) before anything changes on the server.
   const secret = await passphraseValue(passphrase, ctx, display(paths.privateKeyPath));
@@ -214,6 +250,7 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     newSlot: choice.newSlot,
     oldSlot: choice.oldSlot,
     oldFingerprint: oldView?.fingerprint ?? null,
+    replacesFingerprint: replaced,
     newFingerprint,
     newPublicKey: body,
     privateKeyPath: paths.privateKeyPath,
@@ -233,12 +270,15 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
       [
         journalFile(paths.journalPath, journal), // first: a key file never exists without its journal
         { path: paths.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
-        { path: paths.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+        { path: paths.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
       ],
       { overwrite: false },
     );
   } catch (err) {
     write.fail(`Could not write ${display(paths.privateKeyPath)}`);
+    if (isSfauthError(err) && err.code === 'ERR_FILE_EXISTS') {
+      throw new UsageError(err.code, err.message, { hint: 'another sfauth rotate may be writing the same new key; let it finish (then run this again to see its result), or choose another --out' });
+    }
     throw err;
   }
   write.succeed(`Wrote ${display(paths.privateKeyPath)} (0600), ${display(paths.publicKeyPath)} and the journal`);
@@ -341,7 +381,7 @@ async function resume(r: Run, found: FoundJournal, desc: UserDescription): Promi
     // The run stopped before its key file was complete and before any server change: make it again.
     regenerate = true;
     r.notes.push(`${display(journal.privateKeyPath)} was never completed; a key is made again under the same name`);
-    passphrase = planPassphrase(r.options, ctx, r.currentKey, target);
+    passphrase = await planPassphrase(r.options, ctx, r.currentKey, target);
   }
 
   const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
@@ -416,7 +456,7 @@ async function resume(r: Run, found: FoundJournal, desc: UserDescription): Promi
     writeNewFiles(
       [
         { path: journal.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
-        { path: journal.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 0o644 },
+        { path: journal.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
       ],
       { overwrite: existsSync(journal.publicKeyPath) }, // a .pub left without its private key is this rotation's own
     );
@@ -427,7 +467,7 @@ async function resume(r: Run, found: FoundJournal, desc: UserDescription): Promi
     printPlan(r, report, desc, marks);
     newKey = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
     if (!existsSync(journal.publicKeyPath)) {
-      writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 0o644 }], { overwrite: false });
+      writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 'umask' }], { overwrite: false });
       r.notes.push(`${display(journal.publicKeyPath)} was missing and has been written again`);
     }
   }
@@ -446,17 +486,26 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
   const save = (step: RotationJournal['step']) => (journal = updateJournal(found.path, journal, step, ctx.now()));
   const state = resumeState(journal, desc.slots);
 
+  // From here on an interruption leaves work to finish: say how.
+  setInterruptHint(finishHint());
+
   // Step 4: SET (unless DESC USER already shows the new key).
   if (state.newKeyIn === null) {
-    const unsafe = unsafeSet(desc.slots, journal.newSlot, r.localFingerprint);
+    // The keys may have moved since they were read (another machine, a human): read them again.
+    const now = await rereadUnchanged(r, desc, 'set');
+    const unsafe = unsafeSet(now.slots, journal.newSlot, r.localFingerprint);
     if (unsafe) throw unsafeError(r, journal.newSlot, unsafe);
+    const there = now.slots[journal.newSlot - 1]!.fingerprint;
+    if (there && !r.options.overwriteOther && !sameFingerprint(there, journal.replacesFingerprint ?? null) && !accountedFor(r, there)) {
+      throw unaccountedError(r, journal.newSlot, there);
+    }
     const step = await ctx.progress.step(`Setting ${slotProperty(journal.newSlot)} of ${target}`);
     try {
       await setUserKey(r.worker, target, journal.newSlot, journal.newPublicKey);
     } catch (err) {
       step.fail(`Could not set ${slotProperty(journal.newSlot)}`);
       setStatus(steps, 'set', 'failed');
-      throw interrupted(r, report, journal, err, 'set');
+      throw await interrupted(r, report, journal, err, 'set', found.path);
     }
     step.succeed(`Set ${slotProperty(journal.newSlot)} of ${target} to ${journal.newFingerprint}`);
     setStatus(steps, 'set', 'done');
@@ -478,12 +527,12 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
   } catch (err) {
     vstep.fail('Could not verify the new key');
     setStatus(steps, 'verify', 'failed');
-    throw interrupted(r, report, journal, err, 'verify');
+    throw await interrupted(r, report, journal, err, 'verify', found.path);
   }
   if (!outcome.ok) {
     vstep.fail(`The new key was refused ${outcome.attempts} time${outcome.attempts === 1 ? '' : 's'}`);
     setStatus(steps, 'verify', 'failed');
-    throw verifyFailed(r, report, journal, outcome.lastError, outcome.attempts);
+    throw await verifyFailed(r, report, journal, outcome.lastError, outcome.attempts);
   }
   vstep.succeed(`Verified: authenticated as ${outcome.user ?? journal.loginName} with the new key${outcome.attempts > 1 ? ` (after ${outcome.attempts} tries)` : ''}`);
   setStatus(steps, 'verify', 'done');
@@ -491,8 +540,10 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
   // From here on a self-rotation works with the new key: the old one is about to go.
   if (r.self) r.worker = verifier;
 
-  // Step 6: UNSET the old slot (only if it still holds the old key), then confirm.
-  const oldStill = journal.oldSlot !== null && resumeState(journal, desc.slots).oldKeyPresent;
+  // Step 6: UNSET the old slot (only if it still holds the old key, and the new key is still in its
+  // slot: a fresh read, so a concurrent change never makes this remove the only working key), then confirm.
+  const beforeUnset = journal.oldSlot !== null && !r.keepOld ? await rereadForUnset(r, journal) : desc;
+  const oldStill = journal.oldSlot !== null && resumeState(journal, beforeUnset.slots).oldKeyPresent;
   if (journal.oldSlot !== null && !r.keepOld && oldStill) {
     const step = await ctx.progress.step(`Unsetting ${slotProperty(journal.oldSlot)} of ${target}`);
     try {
@@ -500,7 +551,7 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
     } catch (err) {
       step.fail(`Could not unset ${slotProperty(journal.oldSlot)}`);
       setStatus(steps, 'unset', 'failed');
-      throw interrupted(r, report, journal, err, 'unset');
+      throw await interrupted(r, report, journal, err, 'unset', found.path);
     }
     step.succeed(`Unset ${slotProperty(journal.oldSlot)} of ${target} (the old key ${journal.oldFingerprint})`);
     save('unset');
@@ -512,7 +563,7 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
   } catch (err) {
     cstep.fail('Could not confirm');
     setStatus(steps, 'unset', 'failed');
-    throw interrupted(r, report, journal, err, 'confirm');
+    throw await interrupted(r, report, journal, err, 'confirm', found.path);
   }
   report.slots = slotReports(after);
   const newThere = sameFingerprint(after.slots[journal.newSlot - 1]!.fingerprint, journal.newFingerprint);
@@ -529,6 +580,56 @@ async function finish(r: Run, found: FoundJournal, desc: UserDescription, newKey
   setStatus(steps, 'unset', journal.oldSlot !== null && !r.keepOld ? (oldStill ? 'done' : 'already-done') : 'done');
   save('complete');
   return journal;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fresh reads before every change (DESIGN.md §3 "Concurrency").
+
+function slotsKey(desc: UserDescription): string {
+  return desc.slots.map((s) => (s.fingerprint ?? '').replace(/^SHA256:/, '')).join('|');
+}
+
+function conflict(r: Run, before: UserDescription, now: UserDescription, what: string): CheckFailedError {
+  return new CheckFailedError('ERR_ROTATION_CONFLICT', `the keys of ${r.target} changed while this rotation ran; nothing more was changed`, {
+    details: [`read before: ${slotSummary(before)}`, `read now:    ${slotSummary(now)}`, `stopped before: ${what}`],
+    hint: 'another rotation or a person changed the keys; check with sfauth status, then run the command again',
+    data: { step: what },
+  });
+}
+
+async function freshRead(r: Run, what: string): Promise<UserDescription> {
+  try {
+    return await describeUser(r.worker, r.target);
+  } catch (err) {
+    if (isSfauthError(err)) {
+      throw new SfauthError(err.code, `could not read the keys of ${r.target} again before ${what}: ${err.message}`, err.exitCode, {
+        hint: 'nothing more was changed; run the same command again to finish',
+        details: err.details,
+        data: err.data,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Re-reads DESC USER and stops unless the slots are as they were when the plan was made. */
+async function rereadUnchanged(r: Run, planned: UserDescription, step: string): Promise<UserDescription> {
+  const now = await freshRead(r, `the ${step.toUpperCase()}`);
+  if (slotsKey(now) !== slotsKey(planned)) throw conflict(r, planned, now, `the ${step.toUpperCase()}`);
+  return now;
+}
+
+/** Before the UNSET: the new key must still be where this rotation put it. */
+async function rereadForUnset(r: Run, journal: RotationJournal): Promise<UserDescription> {
+  const now = await freshRead(r, 'the UNSET');
+  if (!sameFingerprint(now.slots[journal.newSlot - 1]!.fingerprint, journal.newFingerprint)) {
+    throw new CheckFailedError('ERR_ROTATION_CONFLICT', `${slotProperty(journal.newSlot)} of ${r.target} no longer holds the new key; the old key was left in place`, {
+      details: [`read now: ${slotSummary(now)}`, `expected ${slotProperty(journal.newSlot)} = ${journal.newFingerprint}`],
+      hint: 'another rotation or a person changed the keys; check with sfauth status before removing anything',
+      data: { step: 'unset' },
+    });
+  }
+  return now;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,47 +753,126 @@ function undoSql(r: Run, journal: RotationJournal): string {
   return `${unsetPublicKeySql(r.target, journal.newSlot)};`;
 }
 
-function interrupted(r: Run, report: RotateReport, journal: RotationJournal, err: unknown, at: 'set' | 'verify' | 'unset' | 'confirm'): unknown {
+/** Time a read of the keys after a failure may take, even past --timeout: it only looks. */
+const AFTERWORD_READ_MS = 5000;
+
+/**
+ * Where the keys stand now, read afresh after a failure (DESIGN.md §3: every statement about the
+ * server's state comes from a fresh read, and no undo ever removes the only working key).
+ */
+async function standing(r: Run, journal: RotationJournal): Promise<{ lines: string[]; undo?: string; newKeyRegistered?: boolean }> {
+  let now: UserDescription;
+  try {
+    now = await describeUser(r.worker.withDeadline(Math.max(r.session.deadline, r.ctx.now() + AFTERWORD_READ_MS)), r.target);
+  } catch (err) {
+    const why = isSfauthError(err) ? err.message : String(err);
+    return { lines: [`the keys of ${r.target} could not be read again (${why}); check them with sfauth status before undoing anything`] };
+  }
+  const newIn = now.slots.find((s) => sameFingerprint(s.fingerprint, journal.newFingerprint))?.slot ?? null;
+  const oldIn = journal.oldFingerprint ? (now.slots.find((s) => sameFingerprint(s.fingerprint, journal.oldFingerprint))?.slot ?? null) : null;
+  const lines = [`read just now: ${slotSummary(now)}`];
+  if (newIn === null) {
+    lines.push(oldIn !== null ? `the new key is not registered; the old key is in ${slotProperty(oldIn)}: no one is locked out` : 'the new key is not registered');
+    return { lines, newKeyRegistered: false };
+  }
+  if (oldIn !== null && oldIn !== newIn) {
+    lines.push(`the new key is in ${slotProperty(newIn)} and the old key stays in ${slotProperty(oldIn)}: no one is locked out`);
+    return { lines, undo: `${unsetPublicKeySql(r.target, newIn)};`, newKeyRegistered: true };
+  }
+  lines.push(`the new key is in ${slotProperty(newIn)} and the old key is no longer registered: the new key is the one that works now`);
+  return { lines, newKeyRegistered: true };
+}
+
+/** Removes the files of a rotation whose SET never took effect, so a rerun starts clean. */
+function discardRotation(journalPath: string, journal: RotationJournal): void {
+  for (const p of [journal.privateKeyPath, journal.publicKeyPath, journalPath]) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function interrupted(r: Run, report: RotateReport, journal: RotationJournal, err: unknown, at: 'set' | 'verify' | 'unset' | 'confirm', journalPath: string): Promise<unknown> {
   if (!isSfauthError(err)) return err;
   const display = (p: string) => displayPath(p, r.ctx.cwd);
-  const state =
-    at === 'set'
-      ? `the new key may or may not have reached ${slotProperty(journal.newSlot)}; the old key is untouched`
-      : at === 'verify'
-        ? `the new key is in ${slotProperty(journal.newSlot)}${journal.oldSlot !== null ? ` and the old key still in ${slotProperty(journal.oldSlot)}` : ''}`
-        : `the new key is in ${slotProperty(journal.newSlot)} and works`;
+  if (r.ctx.out.json) r.ctx.out.document(report);
+  // A 422 means the statement did not run: the role lacks a privilege. Retrying cannot help.
+  const refused = err.code === 'ERR_STATEMENT_FAILED';
+  if (at === 'set' && refused) {
+    const now = await standing(r, journal);
+    const cleaned = now.newKeyRegistered === false;
+    if (cleaned) discardRotation(journalPath, journal);
+    return new CheckFailedError(err.code, `Snowflake refused to set ${slotProperty(journal.newSlot)} of ${r.target}: ${err.message.replace(/^Snowflake refused the statement: /, '')}`, {
+      details: [
+        ...now.lines,
+        cleaned ? `nothing changed; the new key files and the journal were removed` : `kept: ${display(journal.privateKeyPath)} and its journal ${display(journalPath)}`,
+      ],
+      hint: `the role in use needs OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on user ${r.target}: pass --role with a role that has it (or grant it), then run the command again`,
+      data: { ...(err.data ?? {}), step: at, cleanedUp: cleaned },
+      cause: err,
+    });
+  }
+  let lines: string[];
+  let undo: string | undefined;
+  if (at === 'set' || at === 'verify') {
+    ({ lines, undo } = await standing(r, journal));
+  } else {
+    // The new key authenticated moments ago (step 5), and the lock keeps other runs here away.
+    lines = [`the new key in ${slotProperty(journal.newSlot)} authenticated a moment ago: no one is locked out`];
+  }
+  const unsetRefused = refused && at === 'unset';
   const details = [
     ...err.details,
-    `${state}: no one is locked out`,
+    ...lines,
     `new key   ${display(journal.privateKeyPath)} ${journal.newFingerprint}`,
-    `journal   ${display(report.journalPath)}`,
-    `to finish: run the same command again`,
-    ...(at === 'set' || at === 'verify' ? [`to undo:   ${undoSql(r, journal)}  (then delete the new key files and the journal)`] : []),
+    `journal   ${display(journalPath)}`,
+    `to finish: run the same command again${unsetRefused ? ' with a role that may change the user, or with --keep-old to leave the old key registered' : ''}`,
+    ...(undo ? [`to undo:   ${undo}  (then delete the new key files and the journal)`] : []),
   ];
-  if (r.ctx.out.json) r.ctx.out.document(report);
   return new SfauthError(err.code, err.message, err.exitCode, {
     details,
-    hint: finishHint(),
+    hint: unsetRefused
+      ? `removing the old key needs OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on user ${r.target} (--role); or finish with --keep-old`
+      : finishHint(),
     data: { ...(err.data ?? {}), privateKeyPath: journal.privateKeyPath, newSlot: journal.newSlot, oldSlot: journal.oldSlot, step: at },
     cause: err,
   });
 }
 
-function verifyFailed(r: Run, report: RotateReport, journal: RotationJournal, last: SfauthError, attempts: number): CheckFailedError {
+async function verifyFailed(r: Run, report: RotateReport, journal: RotationJournal, last: SfauthError, attempts: number): Promise<CheckFailedError> {
   const display = (p: string) => displayPath(p, r.ctx.cwd);
   if (r.ctx.out.json) r.ctx.out.document(report);
+  const now = await standing(r, journal);
   return new CheckFailedError(
     'ERR_ROTATION_UNVERIFIED',
     `the new key could not be verified within ${r.session.timeoutLabel}: Snowflake refused it ${attempts} time${attempts === 1 ? '' : 's'} (${last.message.replace(/^authentication refused: /, '')})`,
     {
       details: [
-        `the new key is in ${slotProperty(journal.newSlot)}${journal.oldSlot !== null ? `; the old key stays in ${slotProperty(journal.oldSlot)}` : ''}: no one is locked out`,
+        ...now.lines,
         `new key   ${display(journal.privateKeyPath)} ${journal.newFingerprint}`,
         `to finish: run the same command again (a longer --timeout gives the key more time to propagate)`,
-        `to undo:   ${undoSql(r, journal)}  (then delete the new key files and the journal ${display(report.journalPath)})`,
+        ...(now.undo ? [`to undo:   ${now.undo}  (then delete the new key files and the journal ${display(report.journalPath)})`] : []),
       ],
-      hint: `rerun the same command to finish, or undo with ${undoSql(r, journal)}`,
+      hint: now.undo ? `rerun the same command to finish, or undo with ${now.undo}` : 'rerun the same command to finish; check with sfauth status before undoing anything',
       data: { privateKeyPath: journal.privateKeyPath, newSlot: journal.newSlot, oldSlot: journal.oldSlot, newFingerprint: journal.newFingerprint, step: 'verify', code: last.data?.code },
+    },
+  );
+}
+
+/** A key in a slot is accounted for when it is the key in use or one an earlier rotation here replaced. */
+function accountedFor(r: Run, fingerprint: string): boolean {
+  return sameFingerprint(fingerprint, r.localFingerprint) || r.journals.some((j) => sameFingerprint(j.journal.oldFingerprint, fingerprint));
+}
+
+function unaccountedError(r: Run, slot: Slot, fingerprint: string): CheckFailedError {
+  return new CheckFailedError(
+    'ERR_SLOT_UNACCOUNTED',
+    `refusing to overwrite ${slotProperty(slot)} of ${r.target}: it holds ${fingerprint}, a key that is not the one in use and that no rotation here replaced`,
+    {
+      hint: 'someone may be using that key (it may have been handed out after a --keep-old rotation); check with sfauth status, then pass --overwrite-other to replace it anyway',
+      data: { slot, fingerprint },
     },
   );
 }
@@ -767,7 +947,7 @@ function printPlan(r: Run, report: RotateReport, desc: UserDescription, marks: P
     if (!r.apply) ctx.out.document(report);
     return;
   }
-  for (const line of renderPlan(report, desc.slots, marks, ctx.now(), ctx.out.style, (p) => displayPath(p, ctx.cwd))) ctx.out.line(line);
+  for (const line of renderPlan(report, desc.slots, marks, ctx.now(), ctx.out.dataStyle, (p) => displayPath(p, ctx.cwd))) ctx.out.line(line);
   ctx.out.line();
 }
 

@@ -9,10 +9,13 @@ import { CheckFailedError, UsageError } from '../errors.js';
 import { requireValue } from '../config/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sameFingerprint } from '../core/fingerprint.js';
-import { ageDays, ageSeconds, isOlderThan, keyInUse, type KeyInUseReason } from '../core/rotation-plan.js';
+import { ageDays, ageSeconds, isOlderThan, keyInUse, pendingJournal, type KeyInUseReason } from '../core/rotation-plan.js';
 import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
-import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { accountForJwt } from '../core/account.js';
+import { findJournals, type FoundJournal } from '../rotate/journal.js';
+import { defaultKeyDir } from '../rotate/new-key.js';
 import { describeUser, type KeySlot } from '../snowflake/users.js';
 
 export interface StatusOptions extends SessionFlags {
@@ -38,6 +41,8 @@ export interface StatusResult {
   slots: StatusSlot[];
   keyInUse: { slot: Slot | null; reason: KeyInUseReason; ageDays: number | null };
   maxAge?: { limit: string; ok: boolean };
+  /** An unfinished `sfauth rotate` of this user, found where rotate keeps its journal. */
+  unfinishedRotation?: { journal: string; step: string; startedAt: string; newFingerprint: string };
 }
 
 /** "41 days", "3h 5m", or "unknown". */
@@ -85,6 +90,10 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     })),
     keyInUse: { slot: inUse.slot, reason: inUse.reason, ageDays: inUseSlot ? ageDays(inUseSlot.lastSetTime, now) : null },
   };
+  const pending = await unfinishedRotation(session, target, ctx);
+  if (pending) {
+    result.unfinishedRotation = { journal: pending.path, step: pending.journal.step, startedAt: pending.journal.createdAt, newFingerprint: pending.journal.newFingerprint };
+  }
   const tooOld = maxAgeSeconds !== undefined && (!inUseSlot || isOlderThan(inUseSlot.lastSetTime, maxAgeSeconds, now));
   if (maxAgeSeconds !== undefined) result.maxAge = { limit: options.maxAge!, ok: !tooOld };
 
@@ -113,6 +122,12 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     }
     if (inUse.reason === 'newest') out.info(out.style.dim(`key in use: taken to be slot ${inUse.slot}, the most recently set`));
   }
+  if (pending && !out.json) {
+    out.warn(
+      `an unfinished rotation of ${target} (begun ${pending.journal.createdAt}, last step: ${pending.journal.step}, new key ${pending.journal.newFingerprint}); ` +
+        `run the same sfauth rotate command again to finish it (journal ${displayPath(pending.path, ctx.cwd)})`,
+    );
+  }
 
   if (maxAgeSeconds !== undefined) {
     const limit = formatDuration(maxAgeSeconds);
@@ -131,6 +146,16 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     if (!out.json) out.success(`the key in use (slot ${inUseSlot!.slot}) is ${ageText(inUseSlot!, now)} old, within ${limit}`);
   }
   return 0;
+}
+
+/** The journal of an unfinished rotation where rotate would keep it (beside the key in use, else the current folder). */
+async function unfinishedRotation(session: Session, target: string, ctx: CommandContext): Promise<FoundJournal | undefined> {
+  const account = session.connection.account;
+  if (!account) return undefined;
+  const scan = await findJournals(defaultKeyDir(ctx, session.key), { account: accountForJwt(account), targetUser: target });
+  for (const why of scan.ignored) ctx.out.warn(why);
+  const pending = pendingJournal(scan.found.map((f) => f.journal));
+  return scan.found.find((f) => f.journal === pending);
 }
 
 function userOrHint(connection: Parameters<typeof requireValue>[0]): string {

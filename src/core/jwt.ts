@@ -257,7 +257,8 @@ export function decodeJwt(input: string): DecodedJwt {
 // ---------------------------------------------------------------------------------------------
 // Lint
 
-export type Severity = 'error' | 'warning';
+/** `error`: Snowflake refuses the token; `warning`: it may; `note`: worth knowing, accepted. */
+export type Severity = 'error' | 'warning' | 'note';
 
 export interface JwtProblem {
   code: string;
@@ -309,6 +310,9 @@ function err(code: string, message: string): JwtProblem {
 function warning(code: string, message: string): JwtProblem {
   return { code, message, severity: 'warning' };
 }
+function note(code: string, message: string): JwtProblem {
+  return { code, message, severity: 'note' };
+}
 
 export function isoTime(seconds: number): string {
   const d = new Date(seconds * 1000);
@@ -354,7 +358,8 @@ function timeClaim(payload: Record<string, unknown>, name: 'iat' | 'exp'): TimeC
     return {
       seconds,
       problems: [
-        err(`${name.toUpperCase()}_MILLISECONDS`, `${name} ${value} is in milliseconds; Snowflake expects seconds (${Math.floor(seconds)})`),
+        // Snowflake accepts milliseconds (the Node.js connector sends them): worth a note, not a failure.
+        note(`${name.toUpperCase()}_MILLISECONDS`, `${name} ${value} is in milliseconds; Snowflake accepts that and reads it as ${Math.floor(seconds)} seconds`),
       ],
     };
   }

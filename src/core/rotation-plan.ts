@@ -186,6 +186,8 @@ export interface RotationJournal {
   newSlot: Slot;
   oldSlot: Slot | null;
   oldFingerprint: string | null;
+  /** What the new slot held when the rotation was planned (null: empty); absent in 0.1 journals. */
+  replacesFingerprint?: string | null;
   newFingerprint: string;
   /** Base64 SPKI body of the new public key (public, so the .pub and the SQL can be rebuilt). */
   newPublicKey: string;

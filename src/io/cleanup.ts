@@ -1,15 +1,23 @@
 /**
- * Things to undo if the process is interrupted (Ctrl-C, SIGTERM): temp files of atomic writes.
- * The signal handler in cli.ts runs them before exiting 130, so no partial file is left behind.
+ * What to do if the process is interrupted (Ctrl-C, SIGTERM): undo temp files of atomic writes, and
+ * say how to go on. The signal handler in cli.ts runs them before exiting 130, so no partial file is
+ * left behind and an interrupted rotation says "run the same command again".
  */
 const pending = new Set<() => void>();
+let resumeHint: string | undefined;
 
 export function onInterrupt(undo: () => void): () => void {
   pending.add(undo);
   return () => void pending.delete(undo);
 }
 
-export function runInterruptCleanups(): void {
+/** What the interruption message should advise from now on (undefined: nothing special). */
+export function setInterruptHint(hint: string | undefined): void {
+  resumeHint = hint;
+}
+
+/** Runs the undo actions; returns the hint for the message. */
+export function runInterruptCleanups(): string | undefined {
   for (const undo of pending) {
     try {
       undo();
@@ -18,4 +26,5 @@ export function runInterruptCleanups(): void {
     }
   }
   pending.clear();
+  return resumeHint;
 }

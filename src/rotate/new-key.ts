@@ -10,10 +10,11 @@ import { isSfauthError, UsageError } from '../errors.js';
 import { keySpecFrom, type KeySpec } from '../core/generate-key.js';
 import { fingerprintOf } from '../core/fingerprint.js';
 import { datedKeyPath, dateStamp, fileSafeName, journalPathFor, type PassphraseSource, type RotationJournal } from '../core/rotation-plan.js';
-import { readSecretFile } from '../io/files.js';
+import { readPassphraseFile } from '../io/files.js';
 import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import { newKeyPassphrase, publicKeyPathFor } from '../commands/keygen.js';
+import { assertTrustedFile } from './journal.js';
 
 export interface NewKeyFlags {
   type?: string;
@@ -27,13 +28,14 @@ export interface NewKeyFlags {
 
 /** keygen's `--type/--bits/--curve`; what is not given follows the current key (else RSA 2048). */
 export function newKeySpec(flags: NewKeyFlags, current: LoadedKey | undefined): KeySpec {
-  const type = flags.type ?? current?.type ?? 'rsa';
+  const type = flags.type ?? (flags.curve !== undefined ? 'ec' : flags.bits !== undefined ? 'rsa' : (current?.type ?? 'rsa'));
   const sameType = current && current.type === type.toLowerCase();
   const inheritedBits = sameType && current.bits && [2048, 3072, 4096].includes(current.bits) ? current.bits : undefined;
+  const isRsa = type.toLowerCase() === 'rsa';
   return keySpecFrom({
     type,
-    bits: flags.bits ?? inheritedBits,
-    curve: flags.curve ?? (sameType ? current.curve : undefined),
+    bits: flags.bits ?? (isRsa ? inheritedBits : undefined),
+    curve: flags.curve ?? (sameType && !isRsa ? current.curve : undefined),
   });
 }
 
@@ -45,16 +47,16 @@ export interface PassphrasePlan {
   encrypted: boolean;
   source: PassphraseSource;
   /** Known now (file or current key); a prompt fills it in at --apply. */
-  value?: string;
+  value?: Buffer;
   /** For the plan: how the new key is protected, in words. */
   describe: string;
 }
 
 const PASSPHRASE_HINT = 'pass --new-passphrase-file PATH, or --no-encrypt for an unencrypted key, or run in a terminal to be asked';
 
-function readNewPassphraseFile(path: string, cwd: string): string {
-  const value = readSecretFile(resolve(cwd, path), 'new passphrase file', '--new-passphrase-file');
-  if (value === '') {
+async function readNewPassphraseFile(path: string, cwd: string): Promise<Buffer> {
+  const value = await readPassphraseFile(resolve(cwd, path), 'new passphrase file', '--new-passphrase-file');
+  if (value.length === 0) {
     throw new UsageError('ERR_PASSPHRASE_EMPTY', 'the passphrase in --new-passphrase-file is empty', {
       hint: 'an encrypted key needs a non-empty passphrase; use --no-encrypt for an unencrypted key',
     });
@@ -66,10 +68,10 @@ function readNewPassphraseFile(path: string, cwd: string): string {
  * How the new key is encrypted. `current` is the target user's current key when it is here (the
  * authenticating user rotating its own key); an admin's own key is never a model for someone else's.
  */
-export function planPassphrase(flags: NewKeyFlags, ctx: Pick<CommandContext, 'cwd' | 'prompter'>, current: LoadedKey | undefined, who: string): PassphrasePlan {
+export async function planPassphrase(flags: NewKeyFlags, ctx: Pick<CommandContext, 'cwd' | 'prompter'>, current: LoadedKey | undefined, who: string): Promise<PassphrasePlan> {
   if (flags.encrypt === false) return { encrypted: false, source: 'none', describe: 'not encrypted (--no-encrypt)' };
   if (flags.newPassphraseFile) {
-    return { encrypted: true, source: '--new-passphrase-file', value: readNewPassphraseFile(flags.newPassphraseFile, ctx.cwd), describe: 'encrypted with the passphrase from --new-passphrase-file' };
+    return { encrypted: true, source: '--new-passphrase-file', value: await readNewPassphraseFile(flags.newPassphraseFile, ctx.cwd), describe: 'encrypted with the passphrase from --new-passphrase-file' };
   }
   if (current) {
     if (current.encrypted && current.passphrase) {
@@ -84,7 +86,7 @@ export function planPassphrase(flags: NewKeyFlags, ctx: Pick<CommandContext, 'cw
 }
 
 /** The passphrase value at --apply (asking twice on a terminal when that is the plan). */
-export async function passphraseValue(plan: PassphrasePlan, ctx: Pick<CommandContext, 'cwd' | 'prompter'>, label: string): Promise<string | undefined> {
+export async function passphraseValue(plan: PassphrasePlan, ctx: Pick<CommandContext, 'cwd' | 'prompter'>, label: string): Promise<Buffer | undefined> {
   if (!plan.encrypted) return undefined;
   if (plan.value !== undefined) return plan.value;
   try {
@@ -158,11 +160,12 @@ export async function loadJournaledKey(
   ctx: Pick<CommandContext, 'cwd' | 'prompter' | 'readStdin'>,
   current: LoadedKey | undefined,
 ): Promise<LoadedKey> {
-  let passphrase: { value: string; origin: string } | undefined;
+  let passphrase: { value: Buffer; origin: string } | undefined;
   if (journal.encrypted) {
-    if (flags.newPassphraseFile) passphrase = { value: readNewPassphraseFile(flags.newPassphraseFile, ctx.cwd), origin: '--new-passphrase-file' };
+    if (flags.newPassphraseFile) passphrase = { value: await readNewPassphraseFile(flags.newPassphraseFile, ctx.cwd), origin: '--new-passphrase-file' };
     else if (journal.passphraseSource === 'current-key' && current?.passphrase) passphrase = { value: current.passphrase, origin: "the current key's passphrase" };
   }
+  assertTrustedFile(journal.privateKeyPath, 'the new private key of the unfinished rotation');
   let key: LoadedKey;
   try {
     key = await loadKey({ kind: 'file', path: journal.privateKeyPath }, {

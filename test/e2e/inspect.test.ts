@@ -185,7 +185,7 @@ describe('sfauth inspect', () => {
     const codes = JSON.parse(r.stdout).problems.map((x: { code: string }) => x.code);
     expect(codes).toEqual(['TYP_MISSING', 'ACCOUNT_NOT_UPPERCASE', 'USER_NOT_UPPERCASE', 'IAT_MILLISECONDS', 'EXP_MILLISECONDS', 'LIFETIME_TOO_LONG']);
     const human = sfauth(['inspect', token]);
-    expect(human.stdout).toMatch(/iat \d+ is in milliseconds; Snowflake expects seconds/);
+    expect(human.stdout).toMatch(/iat \d+ is in milliseconds; Snowflake accepts that/);
     expect(human.stdout).toMatch(/read as milliseconds/);
   });
 

@@ -180,7 +180,7 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
       env: { HOME: home },
       steps: [
         { waitFor: /Passphrase for/, send: 'not the passphrase\r' },
-        { waitFor: /Wrong passphrase; try again/, send: '\x03' },
+        { waitFor: /Wrong passphrase, try again/, send: '\x03' },
       ],
     });
     expect(r.code, r.output).toBe(130);

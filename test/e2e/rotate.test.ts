@@ -381,7 +381,9 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
     const plan = await runCliAsync(args, { cwd: w.dir, env: { HOME: join(w.dir, 'home') } });
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain('both slots are set, so the new key overwrites slot 1 (set longest ago) and replaces the key in slot 2');
-    const r = await runCliAsync([...args, '--apply'], { cwd: w.dir, env: { HOME: join(w.dir, 'home') } });
+    // Neither key is accounted for here (no journal, not the key in use): overwriting one takes --overwrite-other.
+    expect(plan.stdout).toContain('--apply would refuse: RSA_PUBLIC_KEY holds');
+    const r = await runCliAsync([...args, '--apply', '--overwrite-other'], { cwd: w.dir, env: { HOME: join(w.dir, 'home') } });
     expect(r.code, r.stderr).toBe(0);
     const key = newKeys(w.dir)[0]!;
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(fingerprintOf(readFileSync(key.replace(/\.p8$/, '.pub'), 'utf8')));
@@ -541,7 +543,7 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     const r = await w.run(['--apply', '--timeout', SHORT]);
     expect(r.code, r.stderr).toBe(3);
     clean(r);
-    expect(r.stderr).toContain('the new key is in RSA_PUBLIC_KEY_2 and works: no one is locked out');
+    expect(r.stderr).toContain('the new key in RSA_PUBLIC_KEY_2 authenticated a moment ago: no one is locked out');
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
     expect(journals(w.dir)[0]).toMatchObject({ step: 'verified' });
 
@@ -586,6 +588,8 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     // What a kill between the journal and the key file leaves: a journal whose key does not exist.
     const plan = JSON.parse((await w.run(['--json'])).stdout);
     const now = new Date().toISOString();
+    // A journal as sfauth writes it: its public key is the one its fingerprint names.
+    const planned = (await gen('rsa', { modulusLength: 2048 })).publicKey;
     writeFileSync(
       plan.journalPath,
       JSON.stringify({
@@ -599,8 +603,8 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
         newSlot: 2,
         oldSlot: 1,
         oldFingerprint: w.fp,
-        newFingerprint: 'SHA256:' + 'A'.repeat(43) + '=',
-        newPublicKey: 'AAAA',
+        newFingerprint: fingerprintOf(planned),
+        newPublicKey: planned.export({ type: 'spki', format: 'der' }).toString('base64'),
         privateKeyPath: plan.privateKeyPath,
         publicKeyPath: plan.publicKeyPath,
         keyType: 'rsa',

@@ -310,10 +310,13 @@ describe('lintJwt', () => {
     expect(codesOf(goodHeader, { ...goodPayload, iat: NOW + 61, exp: NOW + 600 })).toEqual(['IAT_IN_FUTURE']);
   });
 
-  it('says milliseconds, and judges expiry on the converted value', () => {
+  it('says milliseconds as a note (Snowflake accepts them), and judges expiry on the converted value', () => {
     const problems = lintOf(goodHeader, { ...goodPayload, iat: (NOW - 10) * 1000, exp: (NOW + 3000) * 1000 });
-    expect(problems[0]!.message).toMatch(/milliseconds.*seconds \(1799999990\)/);
-    expect(problems.every((p) => p.severity === 'error')).toBe(true);
+    expect(problems[0]!.message).toMatch(/milliseconds; Snowflake accepts that and reads it as 1799999990 seconds/);
+    expect(problems.every((p) => p.severity === 'note')).toBe(true);
+    const expired = lintOf(goodHeader, { ...goodPayload, exp: (NOW - 10) * 1000 });
+    expect(expired[0]!.severity).toBe('note');
+    expect(expired.some((p) => p.severity === 'error')).toBe(true);
   });
 
   it('warnings are warnings, errors are errors', () => {

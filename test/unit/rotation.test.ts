@@ -4,7 +4,7 @@
  * (src/rotate/verify.ts) and the step list (src/rotate/plan.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,15 +217,23 @@ describe('the journal', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('is found for its account and user, skipping foreign and damaged files', () => {
-      const mine = journal({ privateKeyPath: join(dir, 'a.p8') });
+    it('is found for its account and user, skipping foreign, damaged and incoherent files', async () => {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const body = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      const real = { newPublicKey: body, newFingerprint: 'SHA256:' + createHash('sha256').update(Buffer.from(body, 'base64')).digest('base64') };
+      const mine = journal({ ...real, privateKeyPath: join(dir, 'a.p8'), publicKeyPath: join(dir, 'a.pub') });
       writeNewFiles([journalFile(join(dir, 'a.p8.rotate.json'), mine)], { overwrite: false });
-      writeFileSync(join(dir, 'b.p8.rotate.json'), JSON.stringify(journal({ account: 'OTHER-ACCOUNT' })));
-      writeFileSync(join(dir, 'c.p8.rotate.json'), '{"kind": "sfauth-rotate", "version": 1');
-      writeFileSync(join(dir, 'd.json'), JSON.stringify(journal()));
-      const found = findJournals(dir, 'myorg-myaccount', 'svc');
-      expect(found).toEqual([{ path: join(dir, 'a.p8.rotate.json'), journal: mine }]);
-      expect(findJournals(join(dir, 'missing'), 'myorg-myaccount', 'svc')).toEqual([]);
+      writeFileSync(join(dir, 'b.p8.rotate.json'), JSON.stringify(journal({ account: 'OTHER-ACCOUNT' })), { mode: 0o600 });
+      writeFileSync(join(dir, 'c.p8.rotate.json'), '{"kind": "sfauth-rotate", "version": 1', { mode: 0o600 });
+      writeFileSync(join(dir, 'd.json'), JSON.stringify(journal()), { mode: 0o600 });
+      // Its public key is not the one its fingerprint names; its paths point elsewhere.
+      writeFileSync(join(dir, 'e.p8.rotate.json'), JSON.stringify(journal({ privateKeyPath: join(dir, 'e.p8'), publicKeyPath: join(dir, 'e.pub') })), { mode: 0o600 });
+      writeFileSync(join(dir, 'f.p8.rotate.json'), JSON.stringify(journal({ ...real, privateKeyPath: '/etc/passwd', publicKeyPath: '/etc/passwd.pub' })), { mode: 0o600 });
+      const scan = await findJournals(dir, { account: 'myorg-myaccount', targetUser: 'svc' });
+      expect(scan.found).toEqual([{ path: join(dir, 'a.p8.rotate.json'), journal: mine }]);
+      expect(scan.ignored.join('\n')).toMatch(/e\.p8\.rotate\.json: its public key does not match its fingerprint/);
+      expect(scan.ignored.join('\n')).toMatch(/f\.p8\.rotate\.json: it names a key outside its own place/);
+      expect((await findJournals(join(dir, 'missing'), { account: 'myorg-myaccount', targetUser: 'svc' })).found).toEqual([]);
     });
 
     it('is written 0600 and updated atomically with the step reached; no secrets in it', () => {
@@ -272,24 +280,24 @@ describe('the new key', () => {
     expect(() => newKeySpec({ bits: '1024' }, undefined)).toThrow(/unsupported RSA size/);
   });
 
-  it("reuses the current key's passphrase, or a file, or none like the current key, or a prompt", () => {
+  it("reuses the current key's passphrase, or a file, or none like the current key, or a prompt", async () => {
     const noPrompt = { cwd: '/', prompter: { canPrompt: false } } as never;
     const canPrompt = { cwd: '/', prompter: { canPrompt: true } } as never;
-    expect(planPassphrase({}, noPrompt, rsa3072, 'SVC')).toMatchObject({ encrypted: true, source: 'current-key', value: 'pw' });
-    expect(planPassphrase({}, noPrompt, ec384, 'SVC')).toMatchObject({ encrypted: false, source: 'none' });
-    expect(planPassphrase({ encrypt: false }, noPrompt, rsa3072, 'SVC')).toMatchObject({ encrypted: false, source: 'none' });
-    expect(planPassphrase({}, canPrompt, undefined, 'SVC')).toMatchObject({ encrypted: true, source: 'prompt' });
-    expect(() => planPassphrase({}, noPrompt, undefined, 'SVC')).toThrow(/a passphrase is needed to encrypt the new key of SVC/);
+    expect(await planPassphrase({}, noPrompt, rsa3072, 'SVC')).toMatchObject({ encrypted: true, source: 'current-key', value: 'pw' });
+    expect(await planPassphrase({}, noPrompt, ec384, 'SVC')).toMatchObject({ encrypted: false, source: 'none' });
+    expect(await planPassphrase({ encrypt: false }, noPrompt, rsa3072, 'SVC')).toMatchObject({ encrypted: false, source: 'none' });
+    expect(await planPassphrase({}, canPrompt, undefined, 'SVC')).toMatchObject({ encrypted: true, source: 'prompt' });
+    await expect(planPassphrase({}, noPrompt, undefined, 'SVC')).rejects.toThrow(/a passphrase is needed to encrypt the new key of SVC/);
     const dir = mkdtempSync(join(tmpdir(), 'sfauth-pass-'));
     try {
       writeFileSync(join(dir, 'p'), 'new one\n');
       writeFileSync(join(dir, 'empty'), '\n');
-      expect(planPassphrase({ newPassphraseFile: 'p' }, { cwd: dir, prompter: { canPrompt: false } } as never, rsa3072, 'SVC')).toMatchObject({
+      expect(await planPassphrase({ newPassphraseFile: 'p' }, { cwd: dir, prompter: { canPrompt: false } } as never, rsa3072, 'SVC')).toMatchObject({
         encrypted: true,
         source: '--new-passphrase-file',
-        value: 'new one',
+        value: Buffer.from('new one'),
       });
-      expect(() => planPassphrase({ newPassphraseFile: 'empty' }, { cwd: dir, prompter: { canPrompt: false } } as never, undefined, 'SVC')).toThrow(/is empty/);
+      await expect(planPassphrase({ newPassphraseFile: 'empty' }, { cwd: dir, prompter: { canPrompt: false } } as never, undefined, 'SVC')).rejects.toThrow(/is empty/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,117 @@
+/**
+ * One rotation of a user at a time (DESIGN.md §3 "Concurrency"): a lock file per account and target
+ * user in the user's state folder (`$XDG_STATE_HOME/sfauth/locks`, else `~/.local/state/sfauth/locks`),
+ * created exclusively. It records the holder's pid and host; a lock whose holder was on this host and
+ * is no longer running is stale (a SIGKILL leaves one behind) and is taken over. The lock only keeps
+ * runs on one machine apart: before every change on the server the engine re-reads the keys anyway.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Env } from '../context.js';
+import { CheckFailedError, UsageError } from '../errors.js';
+import { onInterrupt } from '../io/cleanup.js';
+import { fileSafeName, normalizeUserName } from '../core/rotation-plan.js';
+
+interface LockRecord {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+/** The folder for sfauth's own state (locks), created 0700 when missing. */
+export function stateDir(env: Env, homeDir: string): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homeDir, '.local', 'state');
+  return join(base, 'sfauth');
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
+}
+
+function readRecord(path: string): LockRecord | null {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockRecord>;
+    return typeof v.pid === 'number' && typeof v.host === 'string' ? { pid: v.pid, host: v.host, startedAt: String(v.startedAt ?? '') } : null;
+  } catch {
+    return null;
+  }
+}
+
+function lockFolder(env: Env, homeDir: string): string {
+  const dir = join(stateDir(env, homeDir), 'locks');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot create the lock folder ${dir}: ${errno(err) ?? (err as Error).message}`, {
+      hint: 'set XDG_STATE_HOME (or HOME) to a folder you can write',
+    });
+  }
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && (st.uid !== uid || st.mode & 0o022 || !st.isDirectory())) {
+    throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to use the lock folder ${dir}: it is not a folder only you can write`, {
+      hint: `chmod 0700 ${dir} (it must belong to you), or set XDG_STATE_HOME to another folder`,
+    });
+  }
+  return dir;
+}
+
+export interface RotationLock {
+  path: string;
+  release(): void;
+}
+
+/** Takes the lock for `account` + `targetUser`, or fails with ERR_ROTATION_LOCKED (exit 1). */
+export function acquireRotationLock(env: Env, homeDir: string, account: string, targetUser: string, nowMs: number): RotationLock {
+  const key = `${account.toUpperCase()}\u0000${normalizeUserName(targetUser)}`;
+  const name = `${fileSafeName(account)}.${fileSafeName(targetUser)}.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.lock`;
+  const path = join(lockFolder(env, homeDir), name);
+  const record: LockRecord = { pid: process.pid, host: hostname(), startedAt: new Date(nowMs).toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', 0o600);
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+      const held = readRecord(path);
+      if (held && held.host === record.host && !alive(held.pid)) {
+        unlinkSync(path); // the holder died (SIGKILL, power loss): stale
+        continue;
+      }
+      throw new CheckFailedError('ERR_ROTATION_LOCKED', `another sfauth rotate of ${targetUser} is running${held ? ` (pid ${held.pid} on ${held.host}, since ${held.startedAt})` : ''}`, {
+        hint: `wait for it to finish, then run this again; if that process is gone for good, remove ${path}`,
+        data: { lock: path, ...(held ? { pid: held.pid, host: held.host } : {}) },
+      });
+    }
+    try {
+      writeSync(fd, JSON.stringify(record) + '\n');
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      forget();
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    };
+    const forget = onInterrupt(() => unlinkSync(path));
+    return { path, release };
+  }
+  throw new CheckFailedError('ERR_ROTATION_LOCKED', `could not take the rotation lock ${path}`, { hint: 'run the command again' });
+}
