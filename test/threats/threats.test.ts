@@ -177,7 +177,7 @@ describe('1. planted journals (another local user, a shared folder)', () => {
 
 describe('2. concurrent rotations of one user', () => {
   it.concurrent('two rotations with different --out: one rotates, the other stops at the lock; one new key, no false "undo"', async () => {
-    const w = await world({ emulator: { propagationDelayMs: 1500 } });
+    const w = await world({ emulator: { propagationDelayMs: 4000 } }); // the winner holds the lock this long at least
     const [a, b] = await Promise.all([w.rotate(['--apply', '--out', 'a.p8']), w.rotate(['--apply', '--out', 'b.p8'])]);
     for (const r of [a, b]) cleanExit(r);
     const codes = [a.code, b.code].sort();
@@ -191,6 +191,21 @@ describe('2. concurrent rotations of one user', () => {
     const winnerFp = fingerprintOf(createPublicKey(readFileSync(join(w.dir, winnerFile))));
     expect(slotFingerprints(w.sf).filter(Boolean)).toEqual([winnerFp]);
     expect(alters(w.sf).filter((q) => /(^|\s)SET RSA_PUBLIC_KEY/.test(q.statement!))).toHaveLength(1);
+  });
+
+  it.concurrent('keys that move between the plan and the SET (another machine): ERR_ROTATION_CONFLICT, no statement sent', async () => {
+    const w = await world();
+    const elsewhere = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // RSA-4096 generation leaves a window between the read and the SET; the other "machine" acts in it.
+    const run = w.rotate(['--apply', '--bits', '4096']);
+    for (let i = 0; i < 400 && !w.sf.requests.some((q) => /^DESC/i.test(q.statement ?? '')); i++) await sleep(10);
+    w.sf.setKey('SVC', 2, elsewhere.publicKey);
+    const r = await run;
+    cleanExit(r);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/the keys of SVC changed while this rotation ran; nothing more was changed/);
+    expect(alters(w.sf)).toHaveLength(0);
+    expect(slotFingerprints(w.sf)).toEqual([w.fp, fingerprintOf(elsewhere.publicKey)]);
   });
 
   it('a lock left by a process that died (SIGKILL) is stale and taken over; a live one stops the second run', () => {
