@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, ROOT, STACK_TRACE, baseEnv, openssl, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
+import { journalFixture } from '../support/journal.js';
 
 const PASSPHRASE = 'rotate me gently 42';
 const DAY = 86_400_000;
@@ -587,35 +588,11 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     const w = await world();
     // What a kill between the journal and the key file leaves: a journal whose key does not exist.
     const plan = JSON.parse((await w.run(['--json'])).stdout);
-    const now = new Date().toISOString();
     // A journal as sfauth writes it: its public key is the one its fingerprint names.
     const planned = (await gen('rsa', { modulusLength: 2048 })).publicKey;
     writeFileSync(
       plan.journalPath,
-      JSON.stringify({
-        version: 1,
-        kind: 'sfauth-rotate',
-        account: 'MYORG-MYACCOUNT',
-        targetUser: 'SVC',
-        targetKey: 'SVC',
-        loginName: 'SVC',
-        self: true,
-        newSlot: 2,
-        oldSlot: 1,
-        oldFingerprint: w.fp,
-        newFingerprint: fingerprintOf(planned),
-        newPublicKey: planned.export({ type: 'spki', format: 'der' }).toString('base64'),
-        privateKeyPath: plan.privateKeyPath,
-        publicKeyPath: plan.publicKeyPath,
-        keyType: 'rsa',
-        bits: 2048,
-        encrypted: false,
-        passphraseSource: 'none',
-        authFingerprint: w.fp,
-        createdAt: now,
-        updatedAt: now,
-        step: 'written',
-      }),
+      JSON.stringify(journalFixture({ oldFingerprint: w.fp, newPublicKey: planned, privateKeyPath: plan.privateKeyPath })),
       { mode: 0o600 },
     );
     const r = await w.run(['--apply']);

@@ -13,6 +13,7 @@ import { BIN, STACK_TRACE, baseEnv, openssl, runCli, runCliAsync, tempDir, type 
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
 import { runCliInPty, sleep } from '../support/audit.js';
 import { sfauthErrorOf } from '../support/errors.js';
+import { journalFixture } from '../support/journal.js';
 import { acquireRotationLock } from '../../src/rotate/lock.js';
 import { hostname } from 'node:os';
 
@@ -22,10 +23,6 @@ const isRoot = process.getuid?.() === 0;
 
 function fingerprintOf(key: KeyObject): string {
   return 'SHA256:' + createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64');
-}
-
-function bodyOf(key: KeyObject): string {
-  return key.export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
 /** spawnSync's answer, without blocking this process's event loop (its emulators keep serving). */
@@ -104,33 +101,8 @@ describe('1. planted journals (another local user, a shared folder)', () => {
   /** A journal as an attacker would write it: coherent, naming the attacker's key. */
   function plantedJournal(w: World, attacker: KeyObject, name = 'rsa_key.2020-01-01.p8') {
     const privateKeyPath = join(w.dir, name);
-    return {
-      path: privateKeyPath + '.rotate.json',
-      journal: {
-        version: 1,
-        kind: 'sfauth-rotate',
-        account: 'MYORG-MYACCOUNT',
-        targetUser: 'SVC',
-        targetKey: 'SVC',
-        loginName: 'SVC',
-        self: true,
-        newSlot: 2,
-        oldSlot: 1,
-        oldFingerprint: w.fp,
-        newFingerprint: fingerprintOf(attacker),
-        newPublicKey: bodyOf(attacker),
-        privateKeyPath,
-        publicKeyPath: privateKeyPath.replace(/\.p8$/, '.pub'),
-        keyType: 'rsa',
-        bits: 2048,
-        encrypted: false,
-        passphraseSource: 'none',
-        authFingerprint: w.fp,
-        createdAt: '2020-01-01T00:00:00.000Z',
-        updatedAt: '2020-01-01T00:00:00.000Z',
-        step: 'written',
-      } as Record<string, unknown>,
-    };
+    const journal = journalFixture({ oldFingerprint: w.fp, newPublicKey: attacker, privateKeyPath, createdAt: '2020-01-01T00:00:00.000Z' });
+    return { path: privateKeyPath + '.rotate.json', journal };
   }
 
   it.runIf(isRoot).concurrent("a journal owned by another user is ignored: the attacker's key is never registered", async () => {
