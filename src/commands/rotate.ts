@@ -143,17 +143,23 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     // Step 1: DESC USER.
     const desc = await readUser(r, pending, journals);
     if (pending) return await resume(r, pending, desc);
-    return await rotateFresh(r, desc, spec, fresh!);
+    return await rotateFresh(r, desc, spec, fresh!, threshold);
   } finally {
     lock?.release();
     setInterruptHint(undefined);
   }
 }
 
-async function rotateFresh(r: Run, desc: UserDescription, spec: KeySpec, fresh: { passphrase: PassphrasePlan; paths: NewKeyPaths }): Promise<number> {
+/** Steps 2 to 6 of a rotation that starts now (no journal to resume). */
+async function rotateFresh(
+  r: Run,
+  desc: UserDescription,
+  spec: KeySpec,
+  fresh: { passphrase: PassphrasePlan; paths: NewKeyPaths },
+  threshold: number | undefined,
+): Promise<number> {
   const { ctx, options, self, target } = r;
   const journals = r.journals;
-  const threshold = options.ifOlderThan !== undefined ? parseDuration(options.ifOlderThan, '--if-older-than') : undefined;
   const authUser = r.session.connection.user;
 
   // A finished rotation of this very key whose new key is still registered: nothing to do.
