@@ -306,7 +306,6 @@ async function main(argv: string[]): Promise<number> {
       env,
       cwd: process.cwd(),
       now: () => Date.now(),
-      fetch: (...a) => globalThis.fetch(...a),
       // Loaded only when a command reads stdin: the fast paths never pay for the file layer.
       readStdin: async () => (await import('./io/files.js')).readStreamBounded(process.stdin),
       out,

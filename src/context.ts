@@ -1,8 +1,9 @@
 /**
  * What a command gets from the world. Commands take everything through this (env, cwd, clock,
- * fetch, stdin, output, prompts) so tests can call them directly with fakes.
+ * network, stdin, output, prompts) so tests can call them directly with fakes.
  */
 import { Output } from './ui/output.js';
+import type { Transport } from './snowflake/http.js';
 import type { Prompter } from './ui/prompt.js';
 import type { Progress } from './ui/progress.js';
 
@@ -13,7 +14,8 @@ export interface CommandContext {
   cwd: string;
   /** Milliseconds since the epoch. */
   now(): number;
-  fetch: typeof globalThis.fetch;
+  /** The HTTP transport for Snowflake calls; when absent, one is made from `env` (proxies) on first use. */
+  transport?: Transport;
   /** Everything on stdin (for `-` arguments). */
   readStdin(): Promise<Buffer>;
   out: Output;

@@ -7,12 +7,13 @@
  * See https://docs.snowflake.com/en/developer-guide/sql-api/reference
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
-import { CheckFailedError, ServiceError, type SfauthError } from '../errors.js';
+import { CheckFailedError, ServiceError, isSfauthError, type SfauthError } from '../errors.js';
 import { mintJwt } from '../core/jwt.js';
 import { formatDuration } from '../core/duration.js';
 import { VERSION } from '../version.js';
 import { authHint, loginFailureUuid } from './auth-hints.js';
 import { plainLine, plainText, serverText } from '../core/untrusted-text.js';
+import { NetworkError, RequestTimeoutError, type HttpAnswer, type Stage, type Transport } from './http.js';
 
 export type Credential =
   | { kind: 'keypair'; privateKey: KeyObject; account: string; user: string; fingerprint: string }
@@ -37,7 +38,7 @@ export interface ClientOptions {
   baseUrl: string;
   credential: Credential;
   identity: Identity;
-  fetch: typeof globalThis.fetch;
+  transport: Transport;
   now(): number;
   /** Absolute deadline (ms since the epoch) for everything this client does. */
   deadline: number;
@@ -91,16 +92,25 @@ interface Failure {
 }
 
 /** What one attempt produced: a complete answer (status + body), or a failure. */
-type Attempt = { kind: 'answer'; response: Response; text: string } | { kind: 'failure'; failure: Failure };
+type Attempt = { kind: 'answer'; response: HttpAnswer; text: string } | { kind: 'failure'; failure: Failure };
 
-/** The code of a network error, wherever undici put it (cause, cause.errors of an AggregateError). */
+/** The code of a network error (its own, or its cause's: an AggregateError keeps them in `errors`). */
 function networkCode(err: unknown): { code?: string; message?: string } {
-  const e = err as { code?: unknown; message?: unknown; cause?: unknown };
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: { code?: unknown }[] };
   const cause = e?.cause as { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } | undefined;
-  const code = [cause?.code, cause?.errors?.[0]?.code, e?.code].find((c): c is string => typeof c === 'string');
-  const message = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof e?.message === 'string' ? e.message : undefined;
+  const code = [e?.code, e?.errors?.[0]?.code, cause?.code, cause?.errors?.[0]?.code].find((c): c is string => typeof c === 'string');
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : typeof cause?.message === 'string' ? cause.message : undefined;
   return { code, message };
 }
+
+/** What a request was doing when its time ran out, for the timeout message. */
+const WAITING_FOR: Record<Stage, string> = {
+  dns: 'resolving the host name',
+  tcp: 'connecting',
+  proxy: 'the proxy to open a tunnel',
+  tls: 'the TLS handshake',
+  http: '',
+};
 
 const RESET_CODES = new Set([
   'ECONNRESET',
@@ -108,11 +118,7 @@ const RESET_CODES = new Set([
   'ECONNABORTED',
   'ETIMEDOUT',
   'ENETRESET',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
+  'ANSWER_BROKE_OFF',
 ]);
 
 /** Readable text of an error body: HTML reduced to its words, controls and escapes gone, cut short. */
@@ -227,15 +233,21 @@ export class SnowflakeClient {
     return this.options.deadline - this.options.now();
   }
 
-  private timeoutError(lastFailure: string): ServiceError {
+  private timeoutError(lastFailure: string, timeout?: RequestTimeoutError): ServiceError {
+    const waiting = timeout ? WAITING_FOR[timeout.stage] : '';
+    const proxy = timeout?.stage === 'proxy' && timeout.proxy ? ` ${timeout.proxy.display} (from ${timeout.proxy.variable})` : '';
+    const what = waiting ? `, waiting for ${waiting.replace('the proxy', `the proxy${proxy}`)}` : '';
     return new ServiceError(
       'ERR_TIMEOUT',
       lastFailure
-        ? `no successful answer from ${this.host} within ${this.options.timeoutLabel} (last: ${lastFailure})`
-        : `no answer from ${this.host} within ${this.options.timeoutLabel}`,
+        ? `no successful answer from ${this.host} within ${this.options.timeoutLabel}${what} (last: ${lastFailure})`
+        : `no answer from ${this.host} within ${this.options.timeoutLabel}${what}`,
       {
-        hint: 'Snowflake or the network may be slow or down; try again, or allow more time with --timeout',
-        data: { host: this.host, timeout: this.options.timeoutLabel, ...(lastFailure ? { lastFailure } : {}) },
+        hint:
+          timeout?.stage === 'proxy' && timeout.proxy
+            ? `the proxy did not answer; check ${timeout.proxy.variable}, or allow more time with --timeout`
+            : 'Snowflake or the network may be slow or down; try again, or allow more time with --timeout',
+        data: { host: this.host, timeout: this.options.timeoutLabel, ...(lastFailure ? { lastFailure } : {}), ...(timeout ? { stage: timeout.stage } : {}) },
       },
     );
   }
@@ -255,9 +267,9 @@ export class SnowflakeClient {
     await this.sleep(delay);
   }
 
-  private retryAfterMs(response: Response): number | undefined {
+  private retryAfterMs(response: HttpAnswer): number | undefined {
     if (response.status !== 429 && response.status !== 503) return undefined;
-    const value = response.headers.get('retry-after')?.trim();
+    const value = response.header('retry-after')?.trim();
     if (!value) return undefined;
     if (/^\d+$/.test(value)) return Number(value) * 1000;
     const at = Date.parse(value);
@@ -265,7 +277,7 @@ export class SnowflakeClient {
   }
 
   /** "HTTP 503 Service Unavailable: "…"" for a retried answer. */
-  private describeStatus(response: Response, text: string): string {
+  private describeStatus(response: HttpAnswer, text: string): string {
     let detail = '';
     try {
       const json = JSON.parse(text) as { message?: unknown; code?: unknown };
@@ -285,43 +297,49 @@ export class SnowflakeClient {
   private async attempt(url: string, method: 'GET' | 'POST', body: string | undefined, lastFailure: string): Promise<Attempt> {
     const left = this.remaining();
     if (left <= 0) throw this.timeoutError(lastFailure);
-    const headers = this.headers(method);
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await this.options.fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(Math.min(left, MAX_TIMER_MS)) });
+      response = await this.options.transport.request({
+        url,
+        method,
+        headers: this.headers(method),
+        body,
+        timeoutMs: Math.min(left, MAX_TIMER_MS),
+        limitFor: (status) => (status === 200 ? ANSWER_CAP : EXCERPT_READ_LIMIT),
+      });
     } catch (err) {
       return { kind: 'failure', failure: this.classify(err, lastFailure) };
     }
     this.checkSkew(response);
-    try {
-      const { text, overflow } = await readText(response, response.status === 200 ? ANSWER_CAP : EXCERPT_READ_LIMIT);
-      if (overflow && response.status === 200) {
-        const error = new ServiceError('ERR_BAD_RESPONSE', `unexpected answer from ${this.host}: the result is larger than ${ANSWER_CAP / 1024 / 1024} MiB`, {
-          hint: 'no answer sfauth asks for is that large; a proxy or the wrong host may be answering (check --host / the account identifier)',
-          data: { host: this.host, limitBytes: ANSWER_CAP },
-        });
-        return { kind: 'failure', failure: { retry: false, describe: 'answer too large', error } };
-      }
-      return { kind: 'answer', response, text };
-    } catch (err) {
-      const failure = this.classify(err, lastFailure);
-      return { kind: 'failure', failure: failure.retry ? { ...failure, describe: `the answer broke off (${failure.describe})` } : failure };
+    if (response.overflow && response.status === 200) {
+      const error = new ServiceError('ERR_BAD_RESPONSE', `unexpected answer from ${this.host}: the result is larger than ${ANSWER_CAP / 1024 / 1024} MiB`, {
+        hint: 'no answer sfauth asks for is that large; a proxy or the wrong host may be answering (check --host / the account identifier)',
+        data: { host: this.host, limitBytes: ANSWER_CAP },
+      });
+      return { kind: 'failure', failure: { retry: false, describe: 'answer too large', error } };
     }
+    return { kind: 'answer', response, text: response.text };
   }
 
   private classify(err: unknown, lastFailure: string): Failure {
+    if (isSfauthError(err)) return { retry: false, describe: err.code, error: err };
+    if (err instanceof RequestTimeoutError) {
+      return { retry: false, describe: 'timeout', error: this.timeoutError(lastFailure, err) };
+    }
     const name = (err as { name?: unknown })?.name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       return { retry: false, describe: 'timeout', error: this.timeoutError(lastFailure) };
     }
+    if (err instanceof NetworkError && err.hop === 'proxy' && err.proxy) return { retry: false, describe: 'proxy', error: this.proxyError(err) };
     const { code, message } = networkCode(err);
+    const viaProxy = err instanceof NetworkError && err.proxy ? ` through the proxy ${err.proxy.display} (${err.proxy.variable})` : '';
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL' || code === 'EAI_NODATA') {
       return {
         retry: false,
         describe: 'DNS',
         error: new ServiceError('ERR_DNS', `cannot resolve ${new URL(this.options.baseUrl).hostname} (${code})`, {
-          hint: 'check the account identifier (--account) or --host, and your DNS / network',
-          data: { host: this.host, cause: code },
+          hint: 'check the account identifier (--account) or --host, and your DNS / network; behind a proxy, set HTTPS_PROXY',
+          data: { host: this.host, cause: code, stage: 'dns' },
         }),
       };
     }
@@ -330,21 +348,24 @@ export class SnowflakeClient {
         retry: false,
         describe: 'refused',
         error: new ServiceError('ERR_CONNECTION_REFUSED', `connection to ${this.host} refused`, {
-          hint: 'check --host / the account identifier, proxies and firewalls',
-          data: { host: this.host, cause: code },
+          hint: 'check --host / the account identifier and firewalls; behind a proxy, set HTTPS_PROXY',
+          data: { host: this.host, cause: code, stage: 'tcp' },
         }),
       };
     }
     if (code && RESET_CODES.has(code)) {
-      return { retry: true, describe: `connection reset (${code})` };
+      return { retry: true, describe: code === 'ANSWER_BROKE_OFF' ? 'the answer broke off' : `connection reset (${code})` };
     }
+    const tlsHint = viaProxy
+      ? `the proxy ${(err as NetworkError).proxy!.display} may be inspecting TLS: set NODE_EXTRA_CA_CERTS to a file with its CA certificate (PEM)`
+      : 'a proxy or firewall may be intercepting TLS: set NODE_EXTRA_CA_CERTS to a file with its CA certificate (PEM), or check --host';
     if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH|ALTNAME/.test(code)) {
       return {
         retry: false,
         describe: 'TLS',
-        error: new ServiceError('ERR_TLS', `TLS certificate of ${this.host} not trusted (${code})`, {
-          hint: 'a proxy may be intercepting TLS; set NODE_EXTRA_CA_CERTS to its CA bundle, or check --host',
-          data: { host: this.host, cause: code },
+        error: new ServiceError('ERR_TLS', `TLS certificate of ${this.host} not trusted${viaProxy} (${code})`, {
+          hint: tlsHint,
+          data: { host: this.host, cause: code, stage: 'tls' },
         }),
       };
     }
@@ -352,25 +373,69 @@ export class SnowflakeClient {
       return {
         retry: false,
         describe: 'TLS',
-        error: new ServiceError('ERR_TLS', `TLS handshake with ${this.host} failed (${code})`, {
+        error: new ServiceError('ERR_TLS', `TLS handshake with ${this.host} failed${viaProxy} (${code})`, {
           hint: 'the server does not speak https on that port; check --host (a plain-http test server on loopback needs http://)',
-          data: { host: this.host, cause: code },
+          data: { host: this.host, cause: code, stage: 'tls' },
         }),
       };
     }
-    // Anything else (a bad port, an unreachable network, a proxy refusing us…) does not heal by waiting.
+    if (code && /^HPE_/.test(code)) {
+      return {
+        retry: false,
+        describe: 'not HTTP',
+        error: new ServiceError('ERR_BAD_RESPONSE', `unexpected answer from ${this.host}: not a valid HTTP answer (${code})`, {
+          hint: 'a proxy or the wrong host may be answering; check --host / the account identifier',
+          data: { host: this.host, cause: code, stage: 'http' },
+        }),
+      };
+    }
+    // Anything else (a bad port, an unreachable network…) does not heal by waiting.
     const why = this.excerpt(code ?? message ?? 'unknown error', 80);
     return {
       retry: false,
       describe: why,
-      error: new ServiceError('ERR_NETWORK', `cannot reach ${this.host}: ${why}`, {
+      error: new ServiceError('ERR_NETWORK', `cannot reach ${this.host}${viaProxy}: ${why}`, {
         hint: 'check --host / the account identifier and the network (proxy, VPN, firewall)',
-        data: { host: this.host, ...(code ? { cause: code } : {}) },
+        data: { host: this.host, ...(code ? { cause: code } : {}), ...(err instanceof NetworkError ? { stage: err.stage } : {}) },
       }),
     };
   }
 
-  /** The credential in use, to be cut out of anything the server (or fetch) says back. */
+  /** The proxy failed us: it is unreachable, wants credentials, or will not open the tunnel. */
+  private proxyError(err: NetworkError): ServiceError {
+    const proxy = err.proxy!;
+    const named = `the proxy ${proxy.display} (from ${proxy.variable})`;
+    const data = { host: this.host, proxy: proxy.display, variable: proxy.variable, stage: err.stage, ...(err.code ? { cause: err.code } : {}) };
+    if (err.code === 'PROXY_REFUSED') {
+      const status = err.status!;
+      const reason = this.said(err.reason ?? '', 60);
+      const hint =
+        status === 407
+          ? proxy.authorization
+            ? `the proxy refused the user and password in ${proxy.variable}; check them (percent-encode special characters: http://user:p%40ss@host:port)`
+            : `the proxy wants credentials: put them in ${proxy.variable} as http://user:password@host:port (percent-encode special characters)`
+          : status === 403
+            ? `the proxy does not allow ${this.host}; ask for *.snowflakecomputing.com to be allowed, or list the host in NO_PROXY if it needs no proxy`
+            : `the proxy could not reach ${this.host}; check --host / the account identifier, or ${proxy.variable}`;
+      return new ServiceError('ERR_PROXY', `${named} refused the tunnel to ${this.host}: HTTP ${status}${reason ? ` ${reason}` : ''}`, {
+        hint,
+        data: { ...data, status },
+      });
+    }
+    const { code, message } = networkCode(err);
+    const why =
+      code === 'ECONNREFUSED'
+        ? 'connection refused'
+        : code && /^E(NOTFOUND|AI_)/.test(code)
+          ? `its host name does not resolve (${code})`
+          : this.excerpt(code ?? message ?? 'unknown error', 80);
+    return new ServiceError('ERR_PROXY', `cannot use ${named}: ${why}`, {
+      hint: `check ${proxy.variable}, or unset it (or list ${new URL(this.options.baseUrl).hostname} in NO_PROXY) to connect directly`,
+      data,
+    });
+  }
+
+  /** The credential in use, to be cut out of anything the server (or the network stack) says back. */
   private secrets(): string[] {
     const cred = this.options.credential;
     return [cred.kind === 'keypair' ? this.jwt?.token : cred.token].filter((t): t is string => Boolean(t));
@@ -388,9 +453,9 @@ export class SnowflakeClient {
   }
 
   /** Warns once when the server's `Date` is more than a minute away from the local clock. */
-  private checkSkew(response: Response): void {
+  private checkSkew(response: HttpAnswer): void {
     if (this.skewSeconds !== undefined) return;
-    const date = response.headers.get('date');
+    const date = response.header('date');
     if (!date) return;
     const serverMs = Date.parse(date);
     if (Number.isNaN(serverMs)) return;
@@ -404,9 +469,9 @@ export class SnowflakeClient {
     }
   }
 
-  private unexpected(response: Response, text: string, why: string): ServiceError {
-    const type = plainLine((response.headers.get('content-type') ?? 'no content type').split(';')[0]!).slice(0, 80);
-    const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
+  private unexpected(response: HttpAnswer, text: string, why: string): ServiceError {
+    const type = plainLine((response.header('content-type') ?? 'no content type').split(';')[0]!).slice(0, 80);
+    const location = response.status >= 300 && response.status < 400 ? (response.header('location') ?? null) : null;
     const excerpt = this.excerpt(text);
     const reason = location ? `redirected to ${this.excerpt(location, 200)}` : why;
     return new ServiceError(
@@ -421,7 +486,7 @@ export class SnowflakeClient {
     );
   }
 
-  private async handle(response: Response, text: string, requestId: string): Promise<StatementResult> {
+  private async handle(response: HttpAnswer, text: string, requestId: string): Promise<StatementResult> {
     const json = parseJson(text);
     const status = response.status;
     if (status === 200) return this.toResult(response, text, json, requestId);
@@ -477,7 +542,7 @@ export class SnowflakeClient {
     });
   }
 
-  private toResult(response: Response, text: string, json: unknown, requestId: string): StatementResult {
+  private toResult(response: HttpAnswer, text: string, json: unknown, requestId: string): StatementResult {
     if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw this.unexpected(response, text, 'the body is not JSON');
     }
@@ -542,36 +607,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The body as text, at most `limit` bytes. `overflow` says the body was longer (the rest is dropped
- * unread): for an error body the excerpt is enough, for a result it is a refusal.
- */
-async function readText(response: Response, limit: number): Promise<{ text: string; overflow: boolean }> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit && response.status === 200) {
-    await response.body?.cancel().catch(() => {});
-    return { text: '', overflow: true };
-  }
-  if (!response.body) return { text: '', overflow: false };
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let overflow = false;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    if (size > limit) {
-      overflow = true;
-      await reader.cancel().catch(() => {});
-      break;
-    }
-  }
-  const all = Buffer.concat(chunks);
-  return { text: all.subarray(0, Math.min(all.length, limit)).toString('utf8'), overflow };
 }
 
 function statementHint(code: string | undefined): string {

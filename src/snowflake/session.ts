@@ -12,6 +12,7 @@ import { fingerprintOf } from '../core/fingerprint.js';
 import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { resolveBaseUrl } from './base-url.js';
 import { SnowflakeClient, type Credential, type Identity } from './client.js';
+import { HttpTransport, type Transport } from './http.js';
 
 export interface SessionFlags extends ConnectionFlags {
   timeout?: string;
@@ -70,8 +71,18 @@ export interface ClientParams {
   warehouse?: string;
 }
 
+/** One transport (one keep-alive pool, one proxy reading) per command, shared by all its clients. */
+const transports = new WeakMap<CommandContext, Transport>();
+
+export function transportOf(ctx: CommandContext): Transport {
+  if (ctx.transport) return ctx.transport;
+  let transport = transports.get(ctx);
+  if (!transport) transports.set(ctx, (transport = new HttpTransport(ctx.env)));
+  return transport;
+}
+
 export function makeClient(params: ClientParams, ctx: CommandContext): SnowflakeClient {
-  return new SnowflakeClient({ ...params, fetch: ctx.fetch, now: ctx.now, warn: (m) => ctx.out.warn(m) });
+  return new SnowflakeClient({ ...params, transport: transportOf(ctx), now: ctx.now, warn: (m) => ctx.out.warn(m) });
 }
 
 /** The key-pair credential and identity for a loaded private key. */

@@ -89,6 +89,14 @@ export interface OutputOptions {
   stderr: Sink;
 }
 
+/**
+ * chalk's API without colour: every style (and chain of styles) returns its arguments as text. In CI
+ * nothing is a terminal, and loading chalk just to print plain text cost a few milliseconds a run.
+ */
+const UNSTYLED: ChalkInstance = new Proxy((...text: unknown[]) => text.join(' '), {
+  get: (target, property) => (property === 'level' ? 0 : UNSTYLED),
+}) as unknown as ChalkInstance;
+
 export class Output {
   readonly json: boolean;
   private readonly stdout: Sink;
@@ -111,16 +119,16 @@ export class Output {
     return this.colorOption;
   }
 
-  /** Styling for stderr text (info, warn, progress); a no-op chalk when colour is off there. */
+  /** Styling for stderr text (info, warn, progress); plain text when colour is off there. */
   get style(): ChalkInstance {
-    this.chalk ??= new Chalk({ level: this.color ? 1 : 0 });
+    this.chalk ??= this.color ? new Chalk({ level: 1 }) : UNSTYLED;
     return this.chalk;
   }
 
   /** Styling for stdout text (`line`): styled only when stdout itself is a terminal. */
   get dataStyle(): ChalkInstance {
     if (typeof this.dataColorOption === 'function') this.dataColorOption = this.dataColorOption();
-    this.dataChalk ??= new Chalk({ level: this.dataColorOption ? 1 : 0 });
+    this.dataChalk ??= this.dataColorOption ? new Chalk({ level: 1 }) : UNSTYLED;
     return this.dataChalk;
   }
 

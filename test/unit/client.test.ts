@@ -9,6 +9,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { startEmulator, type Emulator } from '../support/emulator.js';
 import { SnowflakeClient, excerptOf, recordsOf, type ClientOptions, type Credential, type Identity } from '../../src/snowflake/client.js';
+import { HttpTransport, NetworkError, type HttpAnswer, type HttpRequest, type Transport } from '../../src/snowflake/http.js';
 import { fingerprintOf } from '../../src/core/fingerprint.js';
 import { isSfauthError, type SfauthError } from '../../src/errors.js';
 
@@ -60,6 +61,22 @@ interface Harness {
   fetchCalls(): number;
 }
 
+/** A transport that answers from a function instead of the network. */
+function fakeTransport(answer: (req: HttpRequest) => Partial<HttpAnswer> & { headers?: Record<string, string> }): Transport {
+  return {
+    connections: [],
+    close() {},
+    async request(req) {
+      const { headers = {}, ...rest } = answer(req);
+      const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+      return { status: 200, statusText: '', text: '', overflow: false, header: (name) => lower[name.toLowerCase()], ...rest };
+    },
+  };
+}
+
+const transports: HttpTransport[] = [];
+afterAll(() => transports.forEach((t) => t.close()));
+
 function makeHarness(overrides: Partial<ClientOptions> & { timeoutMs?: number } = {}): Harness {
   const sleeps: number[] = [];
   const warnings: string[] = [];
@@ -68,7 +85,7 @@ function makeHarness(overrides: Partial<ClientOptions> & { timeoutMs?: number } 
   const start = Date.now();
   const now = overrides.now ?? (() => Date.now() + offset);
   const { timeoutMs = 30_000, ...rest } = overrides;
-  const baseFetch = overrides.fetch ?? globalThis.fetch;
+  const base = overrides.transport ?? (transports[transports.push(new HttpTransport({})) - 1] as Transport);
   const client = new SnowflakeClient({
     baseUrl: sf.url,
     ...keypair(),
@@ -82,9 +99,13 @@ function makeHarness(overrides: Partial<ClientOptions> & { timeoutMs?: number } 
     },
     random: () => 0.5,
     ...rest,
-    fetch: (...args) => {
-      calls++;
-      return baseFetch(...args);
+    transport: {
+      connections: base.connections,
+      close: () => base.close(),
+      request: (req) => {
+        calls++;
+        return base.request(req);
+      },
     },
   });
   return { client, sleeps, warnings, elapsed: () => offset, fetchCalls: () => calls };
@@ -160,14 +181,11 @@ describe('requests', () => {
   it('mints one JWT for a batch of statements and a new one after 50 minutes', async () => {
     const auths: string[] = [];
     let clock = Date.now();
-    const fetch: typeof globalThis.fetch = async (_url, init) => {
-      auths.push((init!.headers as Record<string, string>)['Authorization']!);
-      return new Response(JSON.stringify({ resultSetMetaData: { rowType: [{ name: 'X' }] }, data: [['1']] }), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
-    };
-    const { client } = makeHarness({ fetch, now: () => clock, deadline: clock + 10 * 3600_000 });
+    const transport = fakeTransport((req) => {
+      auths.push(req.headers['Authorization']!);
+      return { text: JSON.stringify({ resultSetMetaData: { rowType: [{ name: 'X' }] }, data: [['1']] }), headers: { 'content-type': 'application/json' } };
+    });
+    const { client } = makeHarness({ transport, now: () => clock, deadline: clock + 10 * 3600_000 });
     await client.execute('SELECT 1');
     await client.execute('SELECT 1');
     clock += 51 * 60_000;
@@ -318,10 +336,10 @@ describe('fail fast', () => {
   });
 
   it('a DNS failure: exit 3 after one try', async () => {
-    const fetch = async () => {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND nope-nope.snowflakecomputing.com'), { code: 'ENOTFOUND' }) });
-    };
-    const h = makeHarness({ baseUrl: 'https://nope-nope.snowflakecomputing.com', fetch });
+    const transport = fakeTransport(() => {
+      throw new NetworkError('getaddrinfo ENOTFOUND nope-nope.snowflakecomputing.com', 'ENOTFOUND', 'dns', undefined, 'target');
+    });
+    const h = makeHarness({ baseUrl: 'https://nope-nope.snowflakecomputing.com', transport });
     const err = await failure(h.client.execute(WHOAMI));
     expect(err.exitCode).toBe(3);
     expect(err.code).toBe('ERR_DNS');
@@ -336,10 +354,10 @@ describe('fail fast', () => {
       ['ERR_SSL_WRONG_VERSION_NUMBER', /TLS handshake with .* failed/],
       [undefined, /cannot reach .*: bad port/],
     ] as const) {
-      const fetch = async () => {
-        throw new TypeError('fetch failed', { cause: Object.assign(new Error('bad port'), code ? { code } : {}) });
-      };
-      const h = makeHarness({ fetch });
+      const transport = fakeTransport(() => {
+        throw new NetworkError('bad port', code, code?.includes('SSL') || code?.includes('VERIFY') ? 'tls' : 'tcp', undefined, 'target');
+      });
+      const h = makeHarness({ transport });
       const err = await failure(h.client.execute(WHOAMI));
       expect(err.exitCode).toBe(3);
       expect(err.message).toMatch(expected);
@@ -396,8 +414,8 @@ describe('malformed answers', () => {
   }
 
   it('a 401 without a Snowflake error body is a service failure, not a refusal', async () => {
-    const fetch = async () => new Response('<h1>401 Authorization Required</h1>', { status: 401, statusText: 'Unauthorized', headers: { 'content-type': 'text/html' } });
-    const { client } = makeHarness({ fetch });
+    const transport = fakeTransport(() => ({ status: 401, statusText: 'Unauthorized', text: '<h1>401 Authorization Required</h1>', headers: { 'content-type': 'text/html' } }));
+    const { client } = makeHarness({ transport });
     const err = await failure(client.execute(WHOAMI));
     expect(err.exitCode).toBe(3);
     expect(err.message).toContain('HTTP 401 (text/html), authentication refused without a Snowflake error body: "401 Authorization Required"');
