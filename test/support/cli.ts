@@ -24,12 +24,13 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** A clean environment: no Snowflake variables from the developer's shell leak into tests. */
+/** A clean environment: no Snowflake or proxy variables from the developer's shell leak into tests. */
 export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
     if (/^(SNOWFLAKE_|PRIVATE_KEY_PASSPHRASE|SFAUTH_|FORCE_COLOR|CI$)/.test(k)) continue;
+    if (/^(https?_proxy|no_proxy|all_proxy|NODE_EXTRA_CA_CERTS)$/i.test(k)) continue;
     env[k] = v;
   }
   env.NO_COLOR = '1';

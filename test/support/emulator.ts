@@ -138,6 +138,7 @@
  * `missing-fields` are 200 `application/json` with a broken body (a complete HTTP message).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { KeyRejected, parseAlterKeyBody, parseSetupKey, type ParsedPublicKey } from './emulator/keys.js';
@@ -163,6 +164,10 @@ export interface EmulatorOptions {
   jwtErrors?: 'specific' | 'generic';
   /** Fixed time zone of LAST_SET_TIME text, minutes east of UTC; default -480 (`-0800`). */
   timeZoneOffsetMinutes?: number;
+  /** Serve HTTPS with this certificate and key (PEM), e.g. from test/support/tls.ts; default plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** Listen on this port (default 0: any free port). */
+  port?: number;
 }
 
 export interface SlotState {
@@ -273,7 +278,7 @@ export interface LoginFailure {
 }
 
 export interface Emulator {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` when started with `tls`) */
   readonly url: string;
   readonly account: string;
   addUser(loginName: string, init?: UserInit): void;
@@ -1016,7 +1021,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   // -- server -------------------------------------------------------------------------------------
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent || res.destroyed) return;
       res.statusCode = 500;
@@ -1024,15 +1029,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.setHeader('Date', now().toUTCString());
       res.end(JSON.stringify({ code: '000000', message: `emulator error: ${err instanceof Error ? err.message : String(err)}`, success: false }));
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
   const emulator: Emulator = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     account,
     addUser(loginName, init = {}) {
       const name = identName(loginName);
