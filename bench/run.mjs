@@ -2,6 +2,8 @@
 // `npm run bench`: start-up time and peak memory of sfauth against bare node and the node:crypto
 // floors in bench/, plus in-process keygen and JWT throughput, each as a ratio against its baseline
 // within one run (DESIGN.md §6). Every round runs every case once, in shuffled order; medians.
+// `test-connection` and its floor talk HTTPS to the emulator (test/support/serve-emulator.ts) in a
+// process of its own, trusting its throw-away CA through NODE_EXTRA_CA_CERTS.
 //
 //   node bench/run.mjs [--rounds N] [--mem-rounds N] [--keys N] [--jwt-seconds S] [--mem time|probe] [--no-fail]
 //
@@ -12,7 +14,7 @@
 //   --no-fail        report only; exit 0 even when a target fails
 //
 // Exits 1 when a target fails (unless --no-fail). Rows for commands not built yet read n/a.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { buildSync } from 'esbuild';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +65,7 @@ const childEnv = Object.fromEntries(
 function run(args, extra = {}) {
   return spawnSync(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: childEnv, ...extra });
 }
+const envOf = (c) => (c.env ? { ...childEnv, ...c.env } : childEnv);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: an unencrypted RSA-2048 key, its public half, and a token for `inspect`.
@@ -84,6 +87,28 @@ const floorFp = run([join(root, 'bench/floor-fingerprint.cjs'), PUB]);
 if (floorJwt.status !== 0 || floorFp.status !== 0) throw new Error('bench: a floor script failed:\n' + floorJwt.stderr + floorFp.stderr);
 const TOKEN = floorJwt.stdout.trim();
 const FINGERPRINT = floorFp.stdout.trim();
+
+// The emulator, over HTTPS, knowing USER by the bench key.
+const emulator = await startEmulator();
+process.on('exit', () => emulator.child.kill());
+const tlsEnv = { NODE_EXTRA_CA_CERTS: emulator.caFile };
+
+async function startEmulator() {
+  const entry = join(root, 'test/support/serve-emulator.ts');
+  const out = join(tmp, 'serve-emulator.mjs');
+  // ESM: the test support finds its files through import.meta.url.
+  buildSync({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' });
+  const child = spawn(NODE, [out, '--tls', '--account', ACCOUNT, '--user', `${USER}=${PUB}`], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv });
+  const line = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      if (text.includes('\n')) resolve(text.split('\n')[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`bench: the emulator exited (${code}) before it listened`)));
+  });
+  return { child, ...JSON.parse(line) };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Cases. `base` is what the median is divided by; `target` the DESIGN.md §6 bar for that ratio.
@@ -109,6 +134,24 @@ const cases = [
   { id: 'fingerprint', label: 'sfauth fingerprint', args: [BIN, 'fingerprint', PUB], base: 'floor-fingerprint', target: 1.3, check: (o) => o.trim() === FINGERPRINT },
   { id: 'floor-fingerprint', label: 'floor: bench/floor-fingerprint.cjs', args: [join(root, 'bench/floor-fingerprint.cjs'), PUB], base: 'node' },
   { id: 'inspect', label: 'sfauth inspect', args: [BIN, 'inspect', TOKEN], base: 'node', check: (o) => o.includes(USER.toUpperCase()) },
+  {
+    id: 'test-connection',
+    label: 'sfauth test-connection (https)',
+    args: [BIN, 'test-connection', '--account', ACCOUNT, '--user', USER, '--private-key', KEY, '--host', emulator.url],
+    env: tlsEnv,
+    base: 'floor-test-connection',
+    target: 1.3,
+    memBase: 'floor-test-connection',
+    memTarget: 1.3,
+    check: (o) => /^user\s+BENCH_USER$/m.test(o),
+  },
+  {
+    id: 'floor-test-connection',
+    label: 'floor: bench/floor-test-connection.cjs',
+    args: [join(root, 'bench/floor-test-connection.cjs'), KEY, ACCOUNT, USER, emulator.url],
+    env: tlsEnv,
+    base: 'node',
+  },
 ];
 const byId = Object.fromEntries(cases.map((c) => [c.id, c]));
 
@@ -123,10 +166,10 @@ function pkgVersion() {
 
 const probe = {
   name: 'process.resourceUsage().maxRSS at exit, via node --require bench/rss-probe.cjs',
-  measure(args) {
+  measure(args, env = childEnv) {
     const out = join(tmp, 'rss.out');
     rmSync(out, { force: true });
-    const r = spawnSync(NODE, ['--require', join(root, 'bench/rss-probe.cjs'), ...args], { stdio: 'ignore', env: { ...childEnv, SFAUTH_BENCH_RSS_OUT: out } });
+    const r = spawnSync(NODE, ['--require', join(root, 'bench/rss-probe.cjs'), ...args], { stdio: 'ignore', env: { ...env, SFAUTH_BENCH_RSS_OUT: out } });
     return r.status === 0 && existsSync(out) ? Number(readFileSync(out, 'utf8')) : NaN;
   },
 };
@@ -134,8 +177,8 @@ const probe = {
 function gnuTime() {
   const time = '/usr/bin/time';
   const out = join(tmp, 'time.out');
-  const measure = (args) => {
-    const r = spawnSync(time, ['-f', '%M', '-o', out, NODE, ...args], { stdio: 'ignore', env: childEnv });
+  const measure = (args, env = childEnv) => {
+    const r = spawnSync(time, ['-f', '%M', '-o', out, NODE, ...args], { stdio: 'ignore', env });
     return r.status === 0 && /^\d+\s*$/.test(readFileSync(out, 'utf8')) ? Number(readFileSync(out, 'utf8')) : NaN;
   };
   if (!existsSync(time)) return undefined;
@@ -145,7 +188,7 @@ function gnuTime() {
   const scale = timed / probed > 3 ? 4 : 1;
   return {
     name: `GNU time -f %M (the child's peak RSS${scale === 4 ? ', divided by 4 for the GNU time 1.7 bug' : ''})`,
-    measure: (args) => measure(args) / scale,
+    measure: (args, env) => measure(args, env) / scale,
   };
 }
 
@@ -160,7 +203,7 @@ function fail(message) {
 // Availability (and warm-up): a case whose command is missing or answers wrongly reads n/a.
 
 for (const c of cases) {
-  const r = run(c.args);
+  const r = run(c.args, { env: envOf(c) });
   let ok = r.status === 0;
   try {
     ok &&= !c.check || c.check(r.stdout);
@@ -192,11 +235,11 @@ for (let round = 0; round < ROUNDS; round++) {
   const work = shuffle(live.flatMap((c) => kinds.map((kind) => ({ c, kind }))));
   for (const { c, kind } of work) {
     if (kind === 'mem') {
-      c.mems.push(mem.measure(c.args));
+      c.mems.push(mem.measure(c.args, envOf(c)));
       continue;
     }
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(NODE, c.args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+    const r = spawnSync(NODE, c.args, { stdio: ['ignore', 'pipe', 'pipe'], env: envOf(c) });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`bench: ${c.label} failed in round ${round + 1}:\n${r.stderr}`);
     c.times.push(ms);
@@ -255,11 +298,18 @@ const timeRows = cases.map((c) => {
   const ratio = c.na ? NaN : m / base;
   return [c.label, c.na ? 'n/a' : fmt(m), c.base ? byId[c.base].label.replace(/^floor: bench\//, '') : '—', c.base && !c.na ? fmt(ratio, 2) + '×' : '—', c.target ? `≤ ${c.target}×` : '', c.na ? (c.target ? 'n/a' : '') : verdict(`${c.label} time`, ratio, c.target)];
 });
-const nodeMem = median(byId.node.mems);
 const memRows = cases.map((c) => {
   const m = median(c.mems);
-  const ratio = c.na ? NaN : m / nodeMem;
-  return [c.label, c.na ? 'n/a' : fmt(m / 1024), c.id === 'node' || c.na ? '—' : fmt(ratio, 2) + '×', c.memTarget ? `≤ ${c.memTarget}×` : '', c.na ? (c.memTarget ? 'n/a' : '') : verdict(`${c.label} memory`, ratio, c.memTarget)];
+  const base = byId[c.memBase ?? 'node'];
+  const ratio = c.na ? NaN : m / median(base.mems);
+  return [
+    c.label,
+    c.na ? 'n/a' : fmt(m / 1024),
+    c.id === 'node' ? '—' : base.label.replace(/^floor: bench\//, ''),
+    c.id === 'node' || c.na ? '—' : fmt(ratio, 2) + '×',
+    c.memTarget ? `≤ ${c.memTarget}×` : '',
+    c.na ? (c.memTarget ? 'n/a' : '') : verdict(`${c.label} memory`, ratio, c.memTarget),
+  ];
 });
 
 // Keygen: ratio of means with a 95% interval (delta method). RSA prime search makes single keys
@@ -289,7 +339,7 @@ const out = [
   '',
   table(['start-up', 'median ms', 'baseline', 'ratio', 'target', 'result'], timeRows),
   '',
-  table(['peak memory', 'median MiB', 'vs node', 'target', 'result'], memRows),
+  table(['peak memory', 'median MiB', 'baseline', 'ratio', 'target', 'result'], memRows),
   '',
   table(['in-process', 'figure', 'ratio', 'target', 'result'], tpRows),
 ];
@@ -299,4 +349,5 @@ if (notes.length) out.push('', ...notes);
 const unchecked = cases.filter((c) => c.na && (c.target || c.memTarget)).map((c) => c.label);
 out.push('', failures.length ? `FAILED: ${failures.join('; ')}` : unchecked.length ? `Targets met, except unchecked: ${unchecked.join(', ')} (n/a).` : 'All targets met.');
 process.stdout.write(out.join('\n') + '\n');
-process.exitCode = failures.length && !opts['no-fail'] ? 1 : 0;
+emulator.child.kill();
+process.exit(failures.length && !opts['no-fail'] ? 1 : 0);
