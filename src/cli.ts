@@ -155,6 +155,7 @@ const specs: CommandSpec[] = [
     configure(cmd) {
       identityOptions(cmd);
       cmd.option('--lifetime <duration>', 'token lifetime, at most 1h (90s, 10m, 1h, or seconds)', '1h');
+      cmd.option('--alg <alg>', 'RS256 (default), RS384 or RS512 for an RSA key; an EC key signs with its curve\'s ES256/ES384/ES512');
       jsonOption(cmd);
     },
     load: loaders.jwt!,

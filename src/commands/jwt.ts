@@ -9,17 +9,19 @@ import { UsageError } from '../errors.js';
 import { requireValue, resolveConnection, type ConnectionFlags } from '../config/index.js';
 import { accountForJwt } from '../core/account.js';
 import { fingerprintOf } from '../core/fingerprint.js';
-import { mintJwt, parseLifetime } from '../core/jwt.js';
+import { JWT_ALGORITHMS, mintJwt, parseLifetime, type JwtAlgorithm } from '../core/jwt.js';
 import { loadKey } from '../io/load-key.js';
 
 export interface JwtOptions extends Pick<ConnectionFlags, 'connection' | 'account' | 'user' | 'privateKey' | 'privateKeyFile' | 'privateKeyPath' | 'passphraseFile'> {
   lifetime?: string;
+  alg?: string;
   json?: boolean;
 }
 
 export async function run(options: JwtOptions, ctx: CommandContext): Promise<number> {
   // Cheap checks first, so a typo fails before any file is read or a passphrase asked for.
   const lifetimeSeconds = parseLifetime(options.lifetime ?? '1h');
+  const alg = options.alg === undefined ? undefined : parseAlg(options.alg);
 
   const conn = await resolveConnection(options, ctx.env, { cwd: ctx.cwd, homeDir: ctx.env.HOME || homedir() });
   for (const w of conn.warnings) ctx.out.warn(w);
@@ -43,7 +45,7 @@ export async function run(options: JwtOptions, ctx: CommandContext): Promise<num
     account,
     user,
     privateKey: key.privateKey!,
-    alg: key.alg,
+    alg: alg ?? key.alg,
     fingerprint,
     issuedAt: Math.floor(ctx.now() / 1000),
     lifetimeSeconds,
@@ -65,4 +67,15 @@ export async function run(options: JwtOptions, ctx: CommandContext): Promise<num
     ctx.out.line(minted.token);
   }
   return 0;
+}
+
+/** `--alg`: one of Snowflake's algorithms, any case; whether it fits the key is checked when signing. */
+function parseAlg(value: string): JwtAlgorithm {
+  const alg = value.trim().toUpperCase();
+  if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw new UsageError('ERR_USAGE', `--alg must be RS256, RS384 or RS512 (or an EC key's ES256/ES384/ES512), not '${value}'`, {
+      hint: 'leave --alg out to sign RS256 with an RSA key, or with the curve\'s algorithm with an EC key',
+    });
+  }
+  return alg as JwtAlgorithm;
 }

@@ -40,6 +40,8 @@ export interface KeygenResult {
   fingerprint: string;
   publicKey: string;
   sql: string;
+  /** EC keys: which drivers can use them. */
+  note?: string;
 }
 
 function isFolder(path: string): boolean {
@@ -109,6 +111,10 @@ function emptyPassphrase(origin: string): UsageError {
   });
 }
 
+/** DESIGN.md §2: Snowflake accepts EC keys, most of its drivers do not. */
+export const EC_DRIVERS_NOTE =
+  'Snowflake accepts EC keys, but of the official drivers only the Python connector (4.5 or later) signs with them; the Node.js, Go, JDBC and .NET drivers need an RSA key';
+
 function describeSpec(spec: KeySpec): string {
   return spec.type === 'rsa' ? `RSA ${spec.bits}` : `EC ${spec.curve}`;
 }
@@ -166,6 +172,7 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
     fingerprint: fingerprintOf(pair.publicKey),
     publicKey: body,
     sql: registrationSql(options.user, slot, body),
+    ...(spec.type === 'ec' ? { note: EC_DRIVERS_NOTE } : {}),
   };
 
   const out = ctx.out;
@@ -177,6 +184,7 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
   out.success(`wrote private key ${s.bold(displayPath(privateKeyPath, ctx.cwd))} (${describeSpec(spec)}, ${encrypt ? 'encrypted' : s.yellow('not encrypted')}, mode 0600)`);
   out.success(`wrote public key  ${s.bold(displayPath(publicKeyPath, ctx.cwd))}`);
   out.info(`  fingerprint ${result.fingerprint}`);
+  if (result.note) out.info(`${s.yellow('note:')} ${result.note}`);
   out.info('');
   out.info(s.dim(`Register the key (as a role with OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on the user):`));
   out.line(result.sql);

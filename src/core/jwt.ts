@@ -3,7 +3,8 @@
  * no process or env access; the clock comes in as an argument. Signing and verifying use node:crypto
  * directly (no JWT library: `sfauth jwt` start-up time is measured against a node:crypto floor).
  *
- *   header  {"alg": RS256 | ES256 | ES384 | ES512, "typ": "JWT"}
+ *   header  {"alg": RS256 | RS384 | RS512 | ES256 | ES384 | ES512, "typ": "JWT"} (RS256 the default for RSA;
+ *           Snowflake's key-pair guide lists all three RSA ones, https://docs.snowflake.com/en/user-guide/key-pair-auth)
  *   claims  iss = ACCOUNT.USER.SHA256:<fingerprint>, sub = ACCOUNT.USER, iat, exp (seconds, ≤ 1h apart)
  *
  * Every failure is an SfauthError: `decodeJwt` in particular only ever returns or throws
@@ -23,7 +24,9 @@ export const MAX_LIFETIME_SECONDS = 3600;
 /** Clock skew Snowflake tolerates for `iat` in the future. */
 export const ALLOWED_SKEW_SECONDS = 60;
 
-export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'ES256', 'ES384', 'ES512'];
+export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
+/** What `--alg` may choose for an RSA key; an EC key's curve fixes its algorithm. */
+export const RSA_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512'];
 
 interface AlgInfo {
   hash: 'sha256' | 'sha384' | 'sha512';
@@ -37,6 +40,8 @@ interface AlgInfo {
 
 const ALGS: Record<JwtAlgorithm, AlgInfo> = {
   RS256: { hash: 'sha256', kind: 'rsa' },
+  RS384: { hash: 'sha384', kind: 'rsa' },
+  RS512: { hash: 'sha512', kind: 'rsa' },
   ES256: { hash: 'sha256', kind: 'ec', namedCurve: 'prime256v1', curve: 'P-256', size: 64 },
   ES384: { hash: 'sha384', kind: 'ec', namedCurve: 'secp384r1', curve: 'P-384', size: 96 },
   ES512: { hash: 'sha512', kind: 'ec', namedCurve: 'secp521r1', curve: 'P-521', size: 132 },
@@ -46,7 +51,7 @@ function isAlg(value: unknown): value is JwtAlgorithm {
   return typeof value === 'string' && Object.hasOwn(ALGS, value);
 }
 
-/** The algorithm Snowflake expects for a key, or undefined for a key it does not accept. */
+/** The algorithm a key signs with by default (RS256 for RSA), or undefined for a key Snowflake does not accept. */
 export function algForKey(key: KeyObject): JwtAlgorithm | undefined {
   if (key.asymmetricKeyType === 'rsa') return 'RS256';
   if (key.asymmetricKeyType === 'ec') {
@@ -54,6 +59,11 @@ export function algForKey(key: KeyObject): JwtAlgorithm | undefined {
     return JWT_ALGORITHMS.find((a) => ALGS[a].namedCurve === named);
   }
   return undefined;
+}
+
+/** An RSA key signs any RS* algorithm; an EC key only its curve's. */
+function algFitsKey(alg: JwtAlgorithm, keyAlg: JwtAlgorithm): boolean {
+  return alg === keyAlg || (ALGS[alg].kind === 'rsa' && ALGS[keyAlg].kind === 'rsa');
 }
 
 function describeKey(key: KeyObject): string {
@@ -136,9 +146,9 @@ export function mintJwt(input: MintJwtInput): MintedJwt {
     });
   }
   const alg = input.alg ?? keyAlg;
-  if (alg !== keyAlg) {
-    throw new UsageError('ERR_KEY_UNSUPPORTED', `alg ${alg} does not fit ${describeKey(privateKey)}, which signs ${keyAlg}`, {
-      hint: `Snowflake expects ${keyAlg} for this key; leave the algorithm to sfauth`,
+  if (!algFitsKey(alg, keyAlg)) {
+    throw new UsageError('ERR_ALG_KEY_MISMATCH', `alg ${alg} does not fit ${describeKey(privateKey)}, which signs ${keyAlg === 'RS256' ? RSA_ALGORITHMS.join(', ') : keyAlg}`, {
+      hint: keyAlg === 'RS256' ? 'an RSA key signs RS256 (the default), RS384 or RS512' : `an EC key signs with its curve's algorithm (${keyAlg}); leave --alg out`,
     });
   }
   const lifetime = input.lifetimeSeconds ?? MAX_LIFETIME_SECONDS;
@@ -529,8 +539,8 @@ export function checkJwtKey(decoded: Pick<DecodedJwt, 'header' | 'payload' | 'si
   let fits = false;
   const fitProblems: JwtProblem[] = [];
   if (!keyAlg) fitProblems.push(err('KEY_UNSUPPORTED', `the key is ${describeKey(publicKey)}, which Snowflake does not accept`));
-  else if (isAlg(alg) && alg !== keyAlg) {
-    fitProblems.push(err('ALG_KEY_MISMATCH', `alg ${alg} does not fit the key: ${describeKey(publicKey)} signs ${keyAlg}`));
+  else if (isAlg(alg) && !algFitsKey(alg, keyAlg)) {
+    fitProblems.push(err('ALG_KEY_MISMATCH', `alg ${alg} does not fit the key: ${describeKey(publicKey)} signs ${keyAlg === 'RS256' ? RSA_ALGORITHMS.join(', ') : keyAlg}`));
   } else fits = isAlg(alg);
   if (isAlg(alg) || !keyAlg) checks.push({ id: 'alg-key', label: `alg ${String(alg)} fits the key (${describeKey(publicKey)})`, problems: fitProblems });
 
@@ -547,8 +557,8 @@ export function checkJwtKey(decoded: Pick<DecodedJwt, 'header' | 'payload' | 'si
   }
 
   let valid = false;
-  if (fits && keyAlg) {
-    const info = ALGS[keyAlg];
+  if (fits && isAlg(alg)) {
+    const info = ALGS[alg];
     try {
       valid =
         (info.size === undefined || decoded.signature.length === info.size) &&

@@ -18,7 +18,7 @@ export type KeyFormat =
   | 'pkcs1-public';
 
 export type Curve = 'P-256' | 'P-384' | 'P-521';
-export type JwtAlgorithm = 'RS256' | 'ES256' | 'ES384' | 'ES512';
+export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512';
 
 export interface ParsedKey {
   /** Present when the input held a private key. */

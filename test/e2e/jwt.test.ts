@@ -118,6 +118,39 @@ describe('sfauth jwt', () => {
     expect(payload).toEqual({ iss: doc.iss, sub: doc.sub, iat: doc.iat, exp: doc.exp });
   });
 
+  it.each(['RS256', 'RS384', 'rs512'])('--alg %s signs with that RSA algorithm; jose, openssl and inspect agree', async (given) => {
+    const alg = given.toUpperCase();
+    const r = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.rsa.p8, '--alg', given, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.alg).toBe(alg);
+    const { protectedHeader } = await verify(doc.token, k.rsa, alg);
+    expect(protectedHeader).toEqual({ alg, typ: 'JWT' });
+    // openssl verifies the signature over "header.payload" with the matching SHA-2
+    const [h, p, sig] = doc.token.split('.');
+    writeFileSync(join(dir, 'signed.txt'), `${h}.${p}`);
+    writeFileSync(join(dir, 'sig.bin'), Buffer.from(sig, 'base64url'));
+    const ok = execFileSync('openssl', ['dgst', `-sha${alg.slice(2)}`, '-verify', k.rsa.pub, '-signature', join(dir, 'sig.bin'), join(dir, 'signed.txt')]);
+    expect(ok.toString()).toMatch(/Verified OK/);
+    const inspected = sfauth(['inspect', doc.token, '--public-key', k.rsa.pub, '--json']);
+    expect(inspected.code, inspected.stdout + inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ header: { alg }, problems: [], signature: 'valid' });
+  });
+
+  it('--alg that does not fit the key, or is not Snowflake\'s: exit 2, nothing on stdout', () => {
+    const ec = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.ec.p8, '--alg', 'RS256']);
+    expect(ec.code).toBe(2);
+    expect(ec.stdout).toBe('');
+    expect(ec.stderr).toMatch(/^sfauth: alg RS256 does not fit an EC P-384 key, which signs ES384\nhint: .*leave --alg out/);
+    const same = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.ec.p8, '--alg', 'ES384']);
+    expect(same.code, same.stderr).toBe(0);
+    const hs = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.rsa.p8, '--alg', 'HS256', '--json']);
+    expect(hs.code).toBe(2);
+    expect(JSON.parse(hs.stderr).error.code).toBe('ERR_USAGE');
+    const mismatch = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.rsa.p8, '--alg', 'ES256', '--json']);
+    expect(JSON.parse(mismatch.stderr).error.code).toBe('ERR_ALG_KEY_MISMATCH');
+  });
+
   it.each([
     ['90s', 90],
     ['10m', 600],

@@ -50,11 +50,21 @@ describe('sfauth keygen', () => {
     const r = runCli(['keygen', '--type', 'ec', '--curve', 'P-384', '--no-encrypt', '--slot', '2', '--json'], { cwd: dir });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc).sort()).toEqual(['curve', 'encrypted', 'fingerprint', 'privateKeyPath', 'publicKey', 'publicKeyPath', 'sql', 'type'].sort());
+    expect(Object.keys(doc).sort()).toEqual(['curve', 'encrypted', 'fingerprint', 'note', 'privateKeyPath', 'publicKey', 'publicKeyPath', 'sql', 'type'].sort());
+    expect(doc.note).toMatch(/only the Python connector \(4\.5 or later\).*Node\.js, Go, JDBC and \.NET drivers need an RSA key/);
     expect(doc).toMatchObject({ type: 'ec', curve: 'P-384', encrypted: false, privateKeyPath: join(dir, 'ec_key.p8'), publicKeyPath: join(dir, 'ec_key.pub') });
     expect(doc.sql).toBe(`ALTER USER <user> SET RSA_PUBLIC_KEY_2='${doc.publicKey}';`);
     expect(doc.fingerprint).toBe(opensslFingerprint(join(dir, 'ec_key.pub')));
     expect(createPrivateKey(readFileSync(join(dir, 'ec_key.p8'))).asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
+  });
+
+  it('an EC key comes with a note on stderr about which drivers can use it; an RSA key does not', () => {
+    const ec = runCli(['keygen', '--type', 'ec', '--no-encrypt', '--out', 'note_ec.p8'], { cwd: dir });
+    expect(ec.code, ec.stderr).toBe(0);
+    expect(ec.stderr).toMatch(/^note: Snowflake accepts EC keys, but of the official drivers only the Python connector/m);
+    expect(ec.stdout).not.toContain('note');
+    const rsa = runCli(['keygen', '--no-encrypt', '--out', 'note_rsa.p8'], { cwd: dir });
+    expect(rsa.stderr).not.toContain('note:');
   });
 
   it('takes the passphrase from PRIVATE_KEY_PASSPHRASE and SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', () => {

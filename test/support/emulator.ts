@@ -48,14 +48,14 @@
  * | failure | code | message (`<uuid>` is a fresh UUID each time) |
  * |---|---|---|
  * | not 3 segments / not base64url JSON / empty signature / iss not `X.Y.SHA256:fp` / sub ≠ the `ACCOUNT.USER` of iss | `390144` | `JWT token is invalid. [<uuid>]` |
- * | `alg` ∉ RS256 ES256 ES384 ES512, or `typ` ≠ `JWT` | `394305` | `JWT token is invalid: the algorithm is not accepted. [<uuid>]` |
+ * | `alg` ∉ RS256 RS384 RS512 ES256 ES384 ES512, or `typ` ≠ `JWT` | `394305` | `JWT token is invalid: the algorithm is not accepted. [<uuid>]` |
  * | account ≠ emulator account (exact, upper-case) | `394307` | `JWT token is invalid: the account in the token does not match the account in the URL. [<uuid>]` |
  * | user not upper-case, or no user has that LOGIN_NAME | `394300` | `JWT token is invalid: the user in the issuer is not the LOGIN_NAME of an existing user. [<uuid>]` |
  * | iat / exp missing or not numbers | `394301` | `JWT token is invalid: the issue time (iat) or the expiration time (exp) is missing or not a number. [<uuid>]` |
  * | iat > server now + 60 s, or exp − iat > 3600, or exp ≤ iat | `394302` | `JWT token is invalid: the issue time is too far from the current server time. [<uuid>]` |
  * | exp ≤ server now | `394303` | `JWT token is invalid: the token has expired. [<uuid>]` |
  * | fingerprint in iss ≠ a usable slot (propagation elapsed) | `394304` | `JWT token is invalid: the public key fingerprint in the issuer does not match any public key of the user. [<uuid>]` |
- * | signature (RS256 PKCS#1 v1.5; ES* raw r‖s only) fails, or alg does not fit the key | `394306` | `JWT token is invalid: the signature does not verify with the registered public key. [<uuid>]` |
+ * | signature (RS* PKCS#1 v1.5; ES* raw r‖s only) fails, or alg does not fit the key | `394306` | `JWT token is invalid: the signature does not verify with the registered public key. [<uuid>]` |
  *
  * Scheme: by default (`jwtErrors: 'specific'`) the specific code is sent, and every JWT message
  * begins `JWT token is invalid` and ends ` [<uuid>]`. With `jwtErrors: 'generic'` every JWT failure

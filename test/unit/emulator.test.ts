@@ -51,6 +51,8 @@ interface MintOptions {
   payload?: Record<string, unknown>;
   drop?: Array<'iat' | 'exp'>;
   derSignature?: boolean;
+  /** RS384 / RS512 for an RSA key (default RS256). */
+  rsaAlg?: 'RS256' | 'RS384' | 'RS512';
 }
 
 function algOf(key: KeyObject): { alg: string; hash: string } {
@@ -63,7 +65,7 @@ function algOf(key: KeyObject): { alg: string; hash: string } {
 
 /** A Snowflake key-pair JWT, minted independently of src/. */
 function mint(p: Pair, o: MintOptions = {}): string {
-  const { alg, hash } = algOf(p.priv);
+  const { alg, hash } = o.rsaAlg ? { alg: o.rsaAlg, hash: `sha${o.rsaAlg.slice(2)}` } : algOf(p.priv);
   const account = o.account ?? 'MYORG-MYACCOUNT';
   const user = o.user ?? 'ALICE';
   const iat = o.iat ?? Math.floor(Date.now() / 1000);
@@ -200,6 +202,14 @@ describe('key-pair JWT', () => {
     expect((await post(em, WHO, { token: mint(ec521, { user: 'BOB' }) })).status).toBe(200);
     em.setKey('bob', 2, rsaA.body);
     expect((await post(em, WHO, { token: mint(rsaA, { user: 'BOB' }) })).json.data[0][1]).toBe('BOB');
+  });
+
+  it('accepts RS384 and RS512 from an RSA key; an RS* token from an EC key is a signature failure', async () => {
+    for (const rsaAlg of ['RS384', 'RS512'] as const) {
+      expect((await post(em, WHO, { token: mint(rsaA, { rsaAlg }) })).status).toBe(200);
+    }
+    const r = await post(em, WHO, { token: mint(ec256, { rsaAlg: 'RS256', header: { alg: 'RS256' } }) });
+    expect(r.status).toBe(401);
   });
 
   it('refuses each broken rule with its code, a uuid, data null and success false', async () => {

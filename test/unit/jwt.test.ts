@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import {
   checkJwt,
@@ -16,14 +16,17 @@ import { isSfauthError } from '../../src/errors.js';
 import { sfauthErrorOf } from '../support/errors.js';
 
 interface Pair {
-  alg: JwtAlgorithm;
+  alg: KeyAlg;
   privateKey: KeyObject;
   publicKey: KeyObject;
   pem: string;
   fingerprint: string;
 }
 
-function pair(alg: JwtAlgorithm): Pair {
+/** One key per kind of key; RS384/RS512 are the RSA key with another hash. */
+type KeyAlg = Extract<JwtAlgorithm, 'RS256' | 'ES256' | 'ES384' | 'ES512'>;
+
+function pair(alg: KeyAlg): Pair {
   const { privateKey, publicKey } =
     alg === 'RS256'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -39,7 +42,7 @@ function pair(alg: JwtAlgorithm): Pair {
   };
 }
 
-const keys: Record<JwtAlgorithm, Pair> = {
+const keys: Record<KeyAlg, Pair> = {
   RS256: pair('RS256'),
   ES256: pair('ES256'),
   ES384: pair('ES384'),
@@ -73,7 +76,7 @@ function codesOf(header: Record<string, unknown>, payload: Record<string, unknow
 }
 
 describe('mintJwt', () => {
-  it.each(Object.keys(keys) as JwtAlgorithm[])('%s: verifies with jose and carries the exact claims', async (alg) => {
+  it.each(Object.keys(keys) as KeyAlg[])('%s: verifies with jose and carries the exact claims', async (alg) => {
     const k = keys[alg];
     const minted = mintJwt({ account: 'myorg-my_account', user: 'svc_loader', privateKey: k.privateKey, issuedAt: NOW + 0.7, lifetimeSeconds: 600 });
 
@@ -131,14 +134,27 @@ describe('mintJwt', () => {
     ).toBe('MYORG-ACCT.U');
   });
 
+  it('an RSA key signs RS256 (default), RS384 or RS512; each verifies with the key, with its own hash', () => {
+    for (const [alg, hash] of [['RS256', 'sha256'], ['RS384', 'sha384'], ['RS512', 'sha512']] as const) {
+      const m = mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg, issuedAt: NOW });
+      expect(m.header).toEqual({ alg, typ: 'JWT' });
+      const d = decodeJwt(m.token);
+      expect(checkJwtKey(d, keys.RS256.publicKey).signature).toBe('valid');
+      expect(verify(hash, Buffer.from(d.signingInput), keys.RS256.publicKey, d.signature)).toBe(true);
+      expect(checkJwt(d, NOW).flatMap((c) => c.problems)).toEqual([]);
+    }
+    expect(mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, issuedAt: NOW }).alg).toBe('RS256');
+  });
+
   it('uses a given fingerprint and alg', () => {
     const m = mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg: 'RS256', fingerprint: keys.RS256.fingerprint, issuedAt: NOW });
     expect(m.iss).toBe(`A.U.${keys.RS256.fingerprint}`);
   });
 
   it('refuses a wrong alg, a public key, a bad lifetime, an empty user, a bad account', () => {
-    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, alg: 'ES384', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
-    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg: 'ES256', issuedAt: NOW })).code).toBe('ERR_KEY_UNSUPPORTED');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, alg: 'ES384', issuedAt: NOW })).code).toBe('ERR_ALG_KEY_MISMATCH');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.privateKey, alg: 'ES256', issuedAt: NOW })).code).toBe('ERR_ALG_KEY_MISMATCH');
+    expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, alg: 'RS384', issuedAt: NOW })).code).toBe('ERR_ALG_KEY_MISMATCH');
     expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.RS256.publicKey, issuedAt: NOW })).code).toBe('ERR_KEY_NOT_PRIVATE');
     for (const lifetimeSeconds of [0, -5, 3601, 1.5, Number.NaN]) {
       expect(sfauthErrorOf(() => mintJwt({ account: 'a', user: 'u', privateKey: keys.ES256.privateKey, issuedAt: NOW, lifetimeSeconds })).exitCode).toBe(2);
@@ -346,7 +362,7 @@ describe('lintJwt', () => {
 });
 
 describe('checkJwtKey', () => {
-  function minted(alg: JwtAlgorithm): DecodedJwt {
+  function minted(alg: KeyAlg): DecodedJwt {
     return decodeJwt(mintJwt({ account: 'a', user: 'u', privateKey: keys[alg].privateKey, issuedAt: NOW }).token);
   }
 

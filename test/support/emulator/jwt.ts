@@ -50,6 +50,8 @@ export type JwtResult =
 
 const ALGS = {
   RS256: { hash: 'sha256', kind: 'rsa' as const },
+  RS384: { hash: 'sha384', kind: 'rsa' as const },
+  RS512: { hash: 'sha512', kind: 'rsa' as const },
   ES256: { hash: 'sha256', kind: 'ec' as const, curve: 'P-256', size: 64 },
   ES384: { hash: 'sha384', kind: 'ec' as const, curve: 'P-384', size: 96 },
   ES512: { hash: 'sha512', kind: 'ec' as const, curve: 'P-521', size: 132 },
@@ -89,7 +91,7 @@ export function verifyKeypairJwt(token: string, ctx: JwtContext): JwtResult {
 
   const alg = header.alg;
   if (typeof alg !== 'string' || !Object.hasOwn(ALGS, alg)) {
-    return { ok: false, code: '394305', detail: `alg ${JSON.stringify(alg)} is not one of RS256, ES256, ES384, ES512`, ...base };
+    return { ok: false, code: '394305', detail: `alg ${JSON.stringify(alg)} is not one of RS256, RS384, RS512, ES256, ES384, ES512`, ...base };
   }
   if (header.typ !== 'JWT') return { ok: false, code: '394305', detail: `typ ${JSON.stringify(header.typ)} is not "JWT"`, ...base };
   const algInfo = ALGS[alg as keyof typeof ALGS];
