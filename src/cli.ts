@@ -87,6 +87,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   status: () => import('./commands/status.js') as Promise<CommandModule>,
   rotate: () => import('./commands/rotate.js') as Promise<CommandModule>,
   'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
+  completion: () => import('./commands/completion.js') as Promise<CommandModule>,
 };
 
 const specs: CommandSpec[] = [
@@ -179,7 +180,7 @@ const specs: CommandSpec[] = [
     examples: [
       'sfauth test-connection --account myorg-myaccount --user SVC_LOADER --private-key rsa_key.p8',
       'sfauth test-connection -c loader --json',
-      'SNOWFLAKE_TOKEN=$(cat pat.txt) sfauth test-connection --account myorg-myaccount --user SVC --token-type pat',
+      'SNOWFLAKE_TOKEN=$(cat pat.txt) sfauth test-connection --account myorg-myaccount --token-type pat',
     ],
     configure(cmd) {
       connectionOptions(cmd);
@@ -246,7 +247,38 @@ const specs: CommandSpec[] = [
     },
     load: loaders['pg-token']!,
   },
+  {
+    name: 'completion',
+    summary: 'print a completion script for bash, zsh or fish (commands, flags, connection names)',
+    examples: ['source <(sfauth completion bash)', 'sfauth completion fish > ~/.config/fish/completions/sfauth.fish'],
+    configure(cmd) {
+      cmd.argument('[shell]', 'bash | zsh | fish');
+      cmd.addOption(new Option('--list-connections', 'the connection names, one per line (used by the scripts)').hideHelp());
+    },
+    positional: ['shell'],
+    load: loaders.completion!,
+  },
 ];
+
+/** Every command's flags, for `sfauth completion` (only built when it runs). */
+function describeCommands(): unknown[] {
+  return specs.map((spec) => {
+      const cmd = new Command(spec.name);
+      spec.configure(cmd);
+      return {
+        name: spec.name,
+        summary: spec.summary,
+        options: cmd.options
+          .filter((o) => !o.hidden && o.long)
+          .map((o) => ({
+            flags: [o.short, o.long].filter((f): f is string => Boolean(f)),
+            description: o.description,
+            takesValue: o.required || o.optional,
+            path: /<(path|file)>/.test(o.flags),
+          })),
+      };
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -301,6 +333,7 @@ async function main(argv: string[]): Promise<number> {
   const runCommand = async (spec: CommandSpec, cmd: Command) => {
     const options: Record<string, unknown> = { ...cmd.opts(), color: program.opts().color };
     spec.positional?.forEach((name, i) => (options[name] = cmd.processedArgs[i]));
+    if (spec.name === 'completion') options.commands = describeCommands();
     const mod = await spec.load();
     let progress: Progress | undefined;
     const ctx: CommandContext = {

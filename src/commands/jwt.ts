@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { requireValue, resolveConnection, type ConnectionFlags } from '../config/index.js';
+import { connectionReport, requireValue, resolveConnection, type ConnectionFlags } from '../config/index.js';
 import { accountForJwt } from '../core/account.js';
 import { fingerprintOf } from '../core/fingerprint.js';
 import { JWT_ALGORITHMS, mintJwt, parseLifetime, type JwtAlgorithm } from '../core/jwt.js';
@@ -62,6 +62,7 @@ export async function run(options: JwtOptions, ctx: CommandContext): Promise<num
       fingerprint: minted.fingerprint,
       account: minted.account,
       user: minted.user,
+      connection: connectionReport(conn),
     });
   } else {
     ctx.out.line(minted.token);

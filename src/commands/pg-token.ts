@@ -7,7 +7,8 @@
  */
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, ServiceError, UsageError, isSfauthError } from '../errors.js';
-import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { openSession, warnIfUserIgnored, type SessionFlags } from '../snowflake/session.js';
+import { connectionReport } from '../config/index.js';
 import type { StatementResult } from '../snowflake/client.js';
 import { parsePgTokenFormat, pgPasswordLine, pgTokenExpiry, pgTokenSql } from '../core/pg-token-sql.js';
 
@@ -45,6 +46,7 @@ export async function run(options: PgTokenOptions, ctx: CommandContext): Promise
   const statement = pgTokenSql(instance, pgUser);
 
   const session = await openSession(options, ctx);
+  warnIfUserIgnored(session, ctx);
   const host = new URL(session.baseUrl).host;
   const what = `a Postgres token for ${pgUser} on ${instance}`;
   const step = await ctx.progress.step(`Requesting ${what} from ${host}`, { quiet: true });
@@ -63,7 +65,7 @@ export async function run(options: PgTokenOptions, ctx: CommandContext): Promise
   switch (format) {
     case 'json': {
       const doc: PgTokenResult = { token, instance, pgUser, expiresAt: pgTokenExpiry(issuedAt) };
-      ctx.out.document(doc);
+      ctx.out.document({ ...doc, connection: connectionReport(session.connection) });
       break;
     }
     case 'env':

@@ -12,7 +12,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, isSfauthError, SfauthError, UsageError } from '../errors.js';
-import { requireValue } from '../config/index.js';
+import { connectionReport, requireValue } from '../config/index.js';
 import { accountForJwt } from '../core/account.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sameFingerprint } from '../core/fingerprint.js';
@@ -641,12 +641,17 @@ async function rereadForUnset(r: Run, journal: RotationJournal): Promise<UserDes
 // ---------------------------------------------------------------------------------------------
 // Endings.
 
+/** Every --json document of rotate, with where the connection's settings came from. */
+function document(r: Run, doc: object): void {
+  r.ctx.out.document({ ...doc, connection: connectionReport(r.session.connection) });
+}
+
 function done(r: Run, report: RotateReport, journal: RotationJournal): number {
   const { ctx } = r;
   const out = ctx.out;
   const display = (p: string) => displayPath(p, ctx.cwd);
   if (out.json) {
-    out.document(report);
+    document(r, report);
     return 0;
   }
   const removed = journal.oldSlot !== null && !r.keepOld;
@@ -707,7 +712,7 @@ function alreadyDone(r: Run, journal: RotationJournal, desc: UserDescription): n
       steps,
       slots: slotReports(desc),
     };
-    ctx.out.document(report);
+    document(r, report);
   } else {
     ctx.out.line(message);
     ctx.out.info(`next: point the connection at ${display(journal.privateKeyPath)}; a new rotation then starts from that key`);
@@ -721,7 +726,7 @@ function notDue(r: Run, desc: UserDescription, slot: Slot, limit: string, spec: 
   const age = ageSeconds(view.lastSetTime, ctx.now())!;
   const message = `the current key (slot ${slot}, ${view.fingerprint}) is ${formatDuration(age)} old, younger than ${limit}: nothing to do`;
   if (ctx.out.json) {
-    ctx.out.document({
+    document(r, {
       user: r.target,
       account: r.jwtAccount,
       applied: false,
@@ -803,7 +808,7 @@ function discardRotation(journalPath: string, journal: RotationJournal): void {
 async function interrupted(r: Run, report: RotateReport, journal: RotationJournal, err: unknown, at: 'set' | 'verify' | 'unset' | 'confirm', journalPath: string): Promise<unknown> {
   if (!isSfauthError(err)) return err;
   const display = (p: string) => displayPath(p, r.ctx.cwd);
-  if (r.ctx.out.json) r.ctx.out.document(report);
+  if (r.ctx.out.json) document(r, report);
   // A 422 means the statement did not run: the role lacks a privilege. Retrying cannot help.
   const refused = err.code === 'ERR_STATEMENT_FAILED';
   if (at === 'set' && refused) {
@@ -849,7 +854,7 @@ async function interrupted(r: Run, report: RotateReport, journal: RotationJourna
 
 async function verifyFailed(r: Run, report: RotateReport, journal: RotationJournal, last: SfauthError, attempts: number): Promise<CheckFailedError> {
   const display = (p: string) => displayPath(p, r.ctx.cwd);
-  if (r.ctx.out.json) r.ctx.out.document(report);
+  if (r.ctx.out.json) document(r, report);
   const now = await standing(r, journal);
   return new CheckFailedError(
     'ERR_ROTATION_UNVERIFIED',
@@ -950,7 +955,7 @@ function slotMarks(r: Run, desc: UserDescription, newSlot: Slot, oldSlot: Slot |
 function printPlan(r: Run, report: RotateReport, desc: UserDescription, marks: Partial<Record<Slot, string>>): void {
   const { ctx } = r;
   if (ctx.out.json) {
-    if (!r.apply) ctx.out.document(report);
+    if (!r.apply) document(r, report);
     return;
   }
   for (const line of renderPlan(report, desc.slots, marks, ctx.now(), ctx.out.dataStyle, (p) => displayPath(p, ctx.cwd))) ctx.out.line(line);

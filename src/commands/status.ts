@@ -6,7 +6,7 @@
  */
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
-import { requireValue } from '../config/index.js';
+import { connectionReport, requireValue } from '../config/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sameFingerprint } from '../core/fingerprint.js';
 import { ageDays, ageSeconds, isOlderThan, keyInUse, pendingJournal, type KeyInUseReason } from '../core/rotation-plan.js';
@@ -99,7 +99,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
 
   const out = ctx.out;
   if (out.json) {
-    out.document(result);
+    out.document({ ...result, connection: connectionReport(session.connection) });
   } else {
     const rows = [['SLOT', 'PROPERTY', 'FINGERPRINT', 'LAST SET', 'AGE', 'LOCAL KEY']];
     for (const s of desc.slots) {

@@ -4,7 +4,8 @@
  */
 import type { CommandContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { openSession, warnIfUserIgnored, type SessionFlags } from '../snowflake/session.js';
+import { connectionReport, describeSources, type ConnectionReport } from '../config/index.js';
 
 export interface TestConnectionOptions extends SessionFlags {
   json?: boolean;
@@ -18,12 +19,14 @@ export interface TestConnectionResult {
   authMethod: string;
   fingerprint?: string;
   roundTripMs: number;
+  connection: ConnectionReport;
 }
 
 export const WHOAMI_SQL = 'SELECT CURRENT_ACCOUNT(), CURRENT_USER(), CURRENT_ROLE()';
 
 export async function run(options: TestConnectionOptions, ctx: CommandContext): Promise<number> {
   const session = await openSession(options, ctx);
+  warnIfUserIgnored(session, ctx);
   const host = new URL(session.baseUrl).host;
   const step = await ctx.progress.step(`Connecting to ${host}`, { quiet: true });
   const started = ctx.now();
@@ -47,6 +50,7 @@ export async function run(options: TestConnectionOptions, ctx: CommandContext): 
     authMethod: session.identity.authMethod,
     ...(session.identity.fingerprint ? { fingerprint: session.identity.fingerprint } : {}),
     roundTripMs: ctx.now() - started,
+    connection: connectionReport(session.connection),
   };
 
   if (ctx.out.json) {
@@ -63,6 +67,8 @@ export async function run(options: TestConnectionOptions, ctx: CommandContext): 
     ['auth', result.authMethod],
     ...(result.fingerprint ? [['fingerprint', result.fingerprint] as [string, string]] : []),
     ['round trip', `${result.roundTripMs} ms`],
+    ['connection', session.connection.name ? `${session.connection.name} (${session.connection.origins.connection})` : '(none: flags and environment)'],
+    ['sources', describeSources(result.connection)],
   ];
   for (const [k, v] of rows) ctx.out.line(`${k.padEnd(11)} ${v}`);
   return 0;

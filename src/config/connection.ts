@@ -1,20 +1,35 @@
 /**
- * Flags + environment + the Snowflake CLI's config files → one resolved connection, with where each
- * value came from (DESIGN.md §1 "Options that recur", §4). Precedence per field: flag > env >
- * connection (where `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` overrides the file's key of that connection).
- * Secrets (keys, passphrases, tokens) never go into origins, warnings or errors.
+ * Flags + the connection + the environment → one resolved connection, with where each value came
+ * from (DESIGN.md §4), exactly as the Snowflake CLI resolves it (snowflake-cli
+ * `_app/snow_connector.py` `connect_to_snowflake`, `api/config.py` `get_config_section`):
+ *
+ * - which connection: `-c NAME`, else `SNOWFLAKE_DEFAULT_CONNECTION_NAME` (set to "" is an error, as
+ *   in `snow`), else config.toml's `default_connection_name`, else `default`; a name that no file
+ *   defines is an error, also when `SNOWFLAKE_CONNECTIONS_<NAME>_*` variables exist for it;
+ * - per setting: flag > the connection (its file's keys, each overridden by
+ *   `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>`, NAME upper-cased as written) > the generic
+ *   `SNOWFLAKE_<KEY>` variables, which only fill what the connection leaves out;
+ * - the private key: a key file (flag, connection or SNOWFLAKE_PRIVATE_KEY_FILE/_PATH) over
+ *   `private_key_raw`, wherever the raw key comes from; of `private_key_file` and its alias
+ *   `private_key_path` in one connection, the later wins; relative paths are relative to the current
+ *   folder;
+ * - the passphrase: `--passphrase-file`, then PRIVATE_KEY_PASSPHRASE (set to "" means an empty
+ *   passphrase, an error for an encrypted key, as in `snow`), then the connection's.
+ *
+ * Where sfauth is more lenient than `snow` it can never pick another account, user or key (README
+ * "Connections and environment"). Secrets never go into origins, warnings or errors.
  */
 import { KEY_FILE_CAP, readInputFile, SECRET_FILE_CAP } from '../io/files.js';
 import { passphraseFromInputs, type Passphrase } from '../io/load-key.js';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import {
-  CONNECTION_KEYS,
-  configDir,
   envValue,
   loadSnowflakeConfig,
+  permissionProblem,
   resolvePath,
   snowflakeHome,
+  type ConfigFile,
   type ConnectionKey,
   type Env,
   type SnowflakeConfig,
@@ -58,8 +73,10 @@ export type PrivateKeySource =
 export interface ResolvedConnection {
   /** The connection used, if any. */
   name?: string;
-  /** The file that defines it (absent for a connection defined only by environment variables). */
+  /** The file that defines it (absent for one from SNOWFLAKE_CONNECTIONS). */
   configFile?: string;
+  /** The config files whose content was used (the connection's, config.toml for the default name). */
+  files: string[];
   account?: string;
   user?: string;
   host?: string;
@@ -80,8 +97,10 @@ export interface ResolvedConnection {
 export interface ResolveOptions {
   cwd: string;
   homeDir: string;
-  /** Existence test for the `~/.snowflake` rule (default fs.existsSync). */
+  /** Existence test for the folder rule (default fs.existsSync). */
   exists?: (p: string) => boolean;
+  /** Default process.platform (folder rule, permission check). */
+  platform?: NodeJS.Platform;
 }
 
 /** What `origins` says came from where; `sourceOf` maps it back to flag / env / connection. */
@@ -91,92 +110,81 @@ export function sourceOf(origin: string): Source {
   return 'connection';
 }
 
+export interface ConnectionReport {
+  name: string | null;
+  files: string[];
+  sources: Partial<Record<Exclude<OriginField, 'connection'>, string>>;
+}
+
+/** What `--json` says about the connection: its name, the files used, and where each setting came from. */
+export function connectionReport(conn: ResolvedConnection): ConnectionReport {
+  const { connection: _named, ...sources } = conn.origins;
+  return { name: conn.name ?? null, files: conn.files, sources };
+}
+
+const SOURCE_WORDS: Record<Exclude<OriginField, 'connection'>, string> = {
+  account: 'account',
+  user: 'user',
+  host: 'host',
+  role: 'role',
+  warehouse: 'warehouse',
+  authenticator: 'authenticator',
+  privateKey: 'private key',
+  passphrase: 'passphrase',
+  token: 'token',
+  tokenType: 'token type',
+};
+
+/** `account connections.toml [dev]; user SNOWFLAKE_USER; …` for human output. */
+export function describeSources(report: ConnectionReport): string {
+  return Object.entries(report.sources)
+    .map(([field, origin]) => `${SOURCE_WORDS[field as keyof typeof SOURCE_WORDS]} ${origin}`)
+    .join('; ');
+}
+
 // ---------------------------------------------------------------------------------------------
-// The connection layer: file values with SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> on top.
+// The connection: its file's keys in order, each overridden by SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>.
 
 interface LayerValue {
   value: string;
   /** Label for messages, never the value. */
   origin: string;
-  /** Folder relative paths resolve against. */
-  base: string;
-  /** True when it came from a SNOWFLAKE_CONNECTIONS_* variable. */
-  fromEnv: boolean;
 }
 
-type Layer = Partial<Record<ConnectionKey, LayerValue>>;
+/** Keys in the order `snow` merges them: a file key keeps its place when overridden, new ones go last. */
+type Layer = Map<ConnectionKey, LayerValue>;
 
-function envPrefixes(name: string): string[] {
-  const upper = name.toUpperCase();
-  const sanitized = upper.replace(/[^A-Z0-9_]/g, '_');
-  return [...new Set([`SNOWFLAKE_CONNECTIONS_${upper}_`, `SNOWFLAKE_CONNECTIONS_${sanitized}_`])];
-}
-
-function envOverrides(name: string, env: Env, cwd: string): Layer {
-  const layer: Layer = {};
-  for (const key of CONNECTION_KEYS) {
-    for (const prefix of envPrefixes(name)) {
-      const varName = prefix + key.toUpperCase();
-      const value = envValue(env, varName);
-      if (value !== undefined) {
-        layer[key] = { value, origin: varName, base: cwd, fromEnv: true };
-        break;
-      }
+function buildLayer(name: string, config: SnowflakeConfig, env: Env): Layer | undefined {
+  const found = config.connections.get(name);
+  if (!found) return undefined;
+  const layer: Layer = new Map();
+  for (const [key, value] of found.entries) {
+    layer.delete(key); // a repeated key: the later one, at its place
+    layer.set(key, { value, origin: found.label });
+  }
+  if (found.overridable) {
+    // snow takes every variable with this exact prefix (the name upper-cased, nothing replaced).
+    const prefix = `SNOWFLAKE_CONNECTIONS_${name.toUpperCase()}_`;
+    for (const [varName, value] of Object.entries(env)) {
+      if (value === undefined || !varName.startsWith(prefix)) continue;
+      const key = varName.slice(prefix.length).toLowerCase() as ConnectionKey;
+      if (!KNOWN.has(key)) continue;
+      layer.set(key, { value, origin: varName });
     }
   }
   return layer;
 }
 
-const KEY_SUFFIX = new RegExp(
-  `^SNOWFLAKE_CONNECTIONS_(.+)_(${[...CONNECTION_KEYS]
-    .map((k) => k.toUpperCase())
-    .sort((a, b) => b.length - a.length)
-    .join('|')})$`,
-);
+const KNOWN: ReadonlySet<string> = new Set<ConnectionKey>([
+  'account', 'user', 'username', 'host', 'role', 'warehouse', 'authenticator', 'private_key_file', 'private_key_path',
+  'private_key_raw', 'private_key_file_pwd', 'private_key_passphrase', 'token', 'token_file_path',
+]);
 
-/** Connections that only the environment defines (names as the variables spell them). */
-function envOnlyConnectionNames(env: Env, known: Iterable<string>): string[] {
-  const knownUpper = new Set([...known].map((n) => n.toUpperCase()));
-  const names = new Set<string>();
-  for (const [varName, value] of Object.entries(env)) {
-    if (value === undefined || value === '') continue;
-    const match = KEY_SUFFIX.exec(varName);
-    if (match && !knownUpper.has(match[1]!)) names.add(match[1]!);
-  }
-  return [...names].sort();
-}
-
-function buildLayer(name: string, config: SnowflakeConfig, env: Env, cwd: string): { layer: Layer; inFile: boolean; file?: string } {
-  const layer: Layer = {};
-  const fileConn = config.connections.get(name);
-  if (fileConn) {
-    const base = configDir(fileConn.file);
-    for (const [key, value] of Object.entries(fileConn.values) as [ConnectionKey, string][]) {
-      layer[key] = { value, origin: fileConn.label, base, fromEnv: false };
-    }
-  }
-  const overrides = envOverrides(name, env, cwd);
-  Object.assign(layer, overrides);
-  return { layer, inFile: fileConn !== undefined, file: fileConn?.file };
-}
-
-function hasOverrides(name: string, env: Env, cwd: string): boolean {
-  return Object.keys(envOverrides(name, env, cwd)).length > 0;
-}
-
-/**
- * The first of `keys` present in the layer, with values from SNOWFLAKE_CONNECTIONS_* variables
- * taking precedence over the file's (so an override of private_key_raw beats the file's
- * private_key_file, as the generic variables do).
- */
-function firstOf(layer: Layer, keys: ConnectionKey[]): [ConnectionKey, LayerValue] | undefined {
-  for (const wantEnv of [true, false]) {
-    for (const key of keys) {
-      const entry = layer[key];
-      if (entry && entry.fromEnv === wantEnv) return [key, entry];
-    }
-  }
-  return undefined;
+/** The last of `keys` in the layer's order (aliases: the later one wins, as in `snow`). */
+function lastOf(layer: Layer, keys: ConnectionKey[]): LayerValue | undefined {
+  let found: LayerValue | undefined;
+  for (const [key, value] of layer) if (keys.includes(key)) found = value;
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,23 +227,36 @@ const FIELD_ENV: Record<'account' | 'user' | 'host' | 'role' | 'warehouse', stri
   warehouse: 'SNOWFLAKE_WAREHOUSE',
 };
 
+/** flag > connection > generic SNOWFLAKE_<KEY> (non-empty), for a plain setting. */
+function pick(
+  flag: string | undefined,
+  flagName: string,
+  layer: Layer,
+  keys: ConnectionKey[],
+  env: Env,
+  envName: string,
+): { value: string; origin: string } | undefined {
+  if (flag !== undefined) return { value: flag, origin: flagName };
+  const fromConnection = lastOf(layer, keys);
+  if (fromConnection) return fromConnection;
+  const fromEnv = envValue(env, envName);
+  return fromEnv === undefined ? undefined : { value: fromEnv, origin: envName };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Flags + env + config files → one connection. Throws UsageError for a named connection that does
- * not exist (ERR_CONNECTION_NOT_FOUND), malformed TOML (ERR_CONFIG_INVALID), a missing
- * --passphrase-file / --token-file (ERR_FILE_NOT_FOUND), an empty token (ERR_TOKEN_EMPTY) and a bad
- * --token-type (ERR_USAGE). Missing account/user are not errors here: see `requireValue`.
+ * Flags + env + config files → one connection. Throws UsageError for a connection that does not
+ * exist (ERR_CONNECTION_NOT_FOUND), malformed TOML (ERR_CONFIG_INVALID), a config file others can
+ * read or write (ERR_CONFIG_PERMISSIONS), a missing --passphrase-file / --token-file
+ * (ERR_FILE_NOT_FOUND), an empty token (ERR_TOKEN_EMPTY) and a bad --token-type (ERR_USAGE). Missing
+ * account/user are not errors here: see `requireValue`.
  */
-export async function resolveConnection(
-  flags: ConnectionFlags,
-  env: Env,
-  opts: ResolveOptions,
-): Promise<ResolvedConnection> {
+export async function resolveConnection(flags: ConnectionFlags, env: Env, opts: ResolveOptions): Promise<ResolvedConnection> {
   const { cwd, homeDir } = opts;
-  const home = resolve(cwd, snowflakeHome(env, homeDir, opts.exists));
-  const config = await loadSnowflakeConfig(home);
-  const result: ResolvedConnection = { origins: {}, warnings: [...config.warnings] };
+  const home = snowflakeHome(env, { homeDir, cwd, exists: opts.exists, platform: opts.platform });
+  const config = await loadSnowflakeConfig(home, env);
+  const result: ResolvedConnection = { origins: {}, warnings: [], files: [] };
 
   // Which connection.
   let name: string | undefined;
@@ -244,71 +265,58 @@ export async function resolveConnection(
   if (flagConn !== undefined) {
     name = flagConn;
     nameOrigin = '--connection';
-  } else if (envValue(env, 'SNOWFLAKE_DEFAULT_CONNECTION_NAME') !== undefined) {
-    name = envValue(env, 'SNOWFLAKE_DEFAULT_CONNECTION_NAME');
+  } else if (env.SNOWFLAKE_DEFAULT_CONNECTION_NAME !== undefined) {
+    name = env.SNOWFLAKE_DEFAULT_CONNECTION_NAME;
     nameOrigin = 'SNOWFLAKE_DEFAULT_CONNECTION_NAME';
+    if (name.trim() === '') {
+      throw new UsageError('ERR_CONNECTION_NOT_FOUND', 'SNOWFLAKE_DEFAULT_CONNECTION_NAME is set but empty', {
+        hint: 'set it to a connection name, or unset it',
+      });
+    }
   } else if (config.defaultConnectionName) {
     name = config.defaultConnectionName.value;
     nameOrigin = config.defaultConnectionName.origin;
-  } else if (config.connections.has('default') || hasOverrides('default', env, cwd)) {
+    usedFile(result, config, config.defaultConnectionName.file);
+  } else if (config.connections.has('default')) {
     name = 'default';
     nameOrigin = "the connection named 'default'";
   }
 
-  let layer: Layer = {};
+  let layer: Layer = new Map();
   if (name !== undefined) {
-    const built = buildLayer(name, config, env, cwd);
-    if (!built.inFile && Object.keys(built.layer).length === 0) {
-      throw connectionNotFound(name, nameOrigin!, config, env);
-    }
-    layer = built.layer;
+    const built = buildLayer(name, config, env);
+    if (!built) throw connectionNotFound(name, nameOrigin!, config, env);
+    layer = built;
+    const found = config.connections.get(name)!;
     result.name = name;
-    if (built.file) result.configFile = built.file;
+    if (found.file) {
+      result.configFile = found.file;
+      usedFile(result, config, found.file);
+    }
     result.origins.connection = nameOrigin!;
   }
+  checkPermissions(result, config, env, opts.platform);
 
-  // Plain fields.
+  // Plain settings.
   for (const field of ['account', 'user', 'host', 'role', 'warehouse'] as const) {
-    const flag = flagValue(flags, field, `--${field}`);
-    if (flag !== undefined) {
-      result[field] = flag;
-      result.origins[field] = `--${field}`;
-      continue;
-    }
-    const envName = FIELD_ENV[field];
-    const fromEnv = envValue(env, envName);
-    if (fromEnv !== undefined) {
-      result[field] = fromEnv;
-      result.origins[field] = envName;
-      continue;
-    }
-    const entry = firstOf(layer, field === 'user' ? ['user', 'username'] : [field]);
-    if (entry && entry[1].value !== '') {
-      result[field] = entry[1].value;
-      result.origins[field] = entry[1].origin;
+    const got = pick(flagValue(flags, field, `--${field}`), `--${field}`, layer, field === 'user' ? ['user', 'username'] : [field], env, FIELD_ENV[field]);
+    if (got && got.value !== '') {
+      result[field] = got.value;
+      result.origins[field] = got.origin;
     }
   }
-
-  // Authenticator (no flag).
-  const envAuth = envValue(env, 'SNOWFLAKE_AUTHENTICATOR');
-  const connAuth = layer.authenticator && layer.authenticator.value !== '' ? layer.authenticator : undefined;
-  if (envAuth !== undefined) {
-    result.authenticator = envAuth.trim().toUpperCase();
-    result.origins.authenticator = 'SNOWFLAKE_AUTHENTICATOR';
-  } else if (connAuth) {
-    result.authenticator = connAuth.value.trim().toUpperCase();
-    result.origins.authenticator = connAuth.origin;
+  const auth = pick(undefined, '', layer, ['authenticator'], env, 'SNOWFLAKE_AUTHENTICATOR');
+  if (auth && auth.value.trim() !== '') {
+    result.authenticator = auth.value.trim().toUpperCase();
+    result.origins.authenticator = auth.origin;
   }
 
-  // Private key.
   result.privateKey = resolvePrivateKey(flags, env, layer, cwd, homeDir);
   if (result.privateKey) result.origins.privateKey = result.privateKey.origin;
 
-  // Passphrase.
   result.passphrase = await resolvePassphrase(flags, env, layer, cwd, homeDir);
   if (result.passphrase) result.origins.passphrase = result.passphrase.origin;
 
-  // Token and its type.
   result.token = await resolveToken(flags, env, layer, cwd, homeDir);
   if (result.token) result.origins.token = result.token.origin;
 
@@ -333,13 +341,21 @@ export async function resolveConnection(
   return result;
 }
 
-function resolvePrivateKey(
-  flags: ConnectionFlags,
-  env: Env,
-  layer: Layer,
-  cwd: string,
-  homeDir: string,
-): PrivateKeySource | undefined {
+function usedFile(result: ResolvedConnection, config: SnowflakeConfig, path: string): void {
+  if (!result.files.includes(path) && config.files.some((f) => f.path === path)) result.files.push(path);
+}
+
+/** The files whose content was used must be the user's alone (exit 2 otherwise), as `snow` requires. */
+function checkPermissions(result: ResolvedConnection, config: SnowflakeConfig, env: Env, platform?: NodeJS.Platform): void {
+  for (const path of result.files) {
+    const file = config.files.find((f) => f.path === path) as ConfigFile;
+    const problem = permissionProblem(file, env, platform);
+    if (problem.refuse) throw problem.refuse;
+    if (problem.warning) result.warnings.push(problem.warning);
+  }
+}
+
+function resolvePrivateKey(flags: ConnectionFlags, env: Env, layer: Layer, cwd: string, homeDir: string): PrivateKeySource | undefined {
   for (const [key, flagName] of [
     ['privateKey', '--private-key'],
     ['privateKeyFile', '--private-key-file'],
@@ -350,43 +366,38 @@ function resolvePrivateKey(
     if (value === '-') return { kind: 'stdin', origin: flagName };
     return { kind: 'file', path: resolvePath(value, cwd, homeDir), origin: flagName };
   }
+  // A key file from the connection, else from the generic variables; only then a raw key.
+  const file = lastOf(layer, ['private_key_file', 'private_key_path']);
+  if (file) {
+    if (file.value.trim() === '') {
+      throw new UsageError('ERR_MISSING_PRIVATE_KEY', `the private key file in ${file.origin} is empty`, {
+        hint: 'give private_key_file the path of the key (relative paths are from the current folder), or remove the line',
+      });
+    }
+    return { kind: 'file', path: resolvePath(file.value, cwd, homeDir), origin: file.origin };
+  }
   for (const varName of ['SNOWFLAKE_PRIVATE_KEY_FILE', 'SNOWFLAKE_PRIVATE_KEY_PATH']) {
     const value = envValue(env, varName);
     if (value !== undefined) return { kind: 'file', path: resolvePath(value, cwd, homeDir), origin: varName };
   }
-  const raw = envValue(env, 'SNOWFLAKE_PRIVATE_KEY_RAW');
-  if (raw !== undefined) return { kind: 'raw', pem: normalizePem(raw), origin: 'SNOWFLAKE_PRIVATE_KEY_RAW' };
-
-  const entry = firstOf(layer, ['private_key_file', 'private_key_path', 'private_key_raw']);
-  if (!entry || entry[1].value === '') return undefined;
-  const [key, { value, origin, base }] = entry;
-  if (key === 'private_key_raw') return { kind: 'raw', pem: normalizePem(value), origin };
-  return { kind: 'file', path: resolvePath(value, base, homeDir), origin };
+  const raw = lastOf(layer, ['private_key_raw']);
+  if (raw && raw.value !== '') return { kind: 'raw', pem: normalizePem(raw.value), origin: raw.origin };
+  const rawEnv = envValue(env, 'SNOWFLAKE_PRIVATE_KEY_RAW');
+  if (rawEnv !== undefined) return { kind: 'raw', pem: normalizePem(rawEnv), origin: 'SNOWFLAKE_PRIVATE_KEY_RAW' };
+  return undefined;
 }
 
-async function resolvePassphrase(
-  flags: ConnectionFlags,
-  env: Env,
-  layer: Layer,
-  cwd: string,
-  homeDir: string,
-): Promise<Passphrase | undefined> {
+async function resolvePassphrase(flags: ConnectionFlags, env: Env, layer: Layer, cwd: string, homeDir: string): Promise<Passphrase | undefined> {
   // --passphrase-file and the two variables mean the same here as for keygen/fingerprint/sql.
   const file = flagValue(flags, 'passphraseFile', '--passphrase-file');
   const given = await passphraseFromInputs(file === undefined ? undefined : resolvePath(file, cwd, homeDir), env, cwd);
   if (given) return given;
-  const entry = firstOf(layer, ['private_key_file_pwd', 'private_key_passphrase']);
-  if (!entry || entry[1].value === '') return undefined;
-  return { value: Buffer.from(entry[1].value, 'utf8'), origin: entry[1].origin };
+  const entry = lastOf(layer, ['private_key_file_pwd', 'private_key_passphrase']);
+  if (!entry || entry.value === '') return undefined;
+  return { value: Buffer.from(entry.value, 'utf8'), origin: entry.origin };
 }
 
-async function resolveToken(
-  flags: ConnectionFlags,
-  env: Env,
-  layer: Layer,
-  cwd: string,
-  homeDir: string,
-): Promise<{ value: string; origin: string } | undefined> {
+async function resolveToken(flags: ConnectionFlags, env: Env, layer: Layer, cwd: string, homeDir: string): Promise<{ value: string; origin: string } | undefined> {
   const file = flagValue(flags, 'tokenFile', '--token-file');
   if (file !== undefined) {
     const path = resolvePath(file, cwd, homeDir);
@@ -394,41 +405,45 @@ async function resolveToken(
     if (value === '') emptyToken(`--token-file ${path}`);
     return { value, origin: '--token-file' };
   }
-  const fromEnv = envValue(env, 'SNOWFLAKE_TOKEN');
-  if (fromEnv !== undefined) {
-    const value = fromEnv.trim();
-    if (value === '') emptyToken('SNOWFLAKE_TOKEN');
-    return { value, origin: 'SNOWFLAKE_TOKEN' };
+  // The connection's token, else its token file; then SNOWFLAKE_TOKEN, else SNOWFLAKE_TOKEN_FILE_PATH.
+  const candidates: { value: string; origin: string; isFile: boolean }[] = [];
+  const token = lastOf(layer, ['token']);
+  const tokenFile = lastOf(layer, ['token_file_path']);
+  if (token) candidates.push({ ...token, isFile: false });
+  if (tokenFile && tokenFile.value.trim() !== '') candidates.push({ ...tokenFile, isFile: true });
+  const envToken = envValue(env, 'SNOWFLAKE_TOKEN');
+  if (envToken !== undefined) candidates.push({ value: envToken, origin: 'SNOWFLAKE_TOKEN', isFile: false });
+  const envFile = envValue(env, 'SNOWFLAKE_TOKEN_FILE_PATH');
+  if (envFile !== undefined) candidates.push({ value: envFile, origin: 'SNOWFLAKE_TOKEN_FILE_PATH', isFile: true });
+  const chosen = candidates[0];
+  if (!chosen) return undefined;
+  if (!chosen.isFile) {
+    const value = chosen.value.trim();
+    if (value === '') emptyToken(chosen.origin === 'SNOWFLAKE_TOKEN' ? 'SNOWFLAKE_TOKEN' : `token in ${chosen.origin}`);
+    return { value, origin: chosen.origin };
   }
-  const entry = firstOf(layer, ['token', 'token_file_path']);
-  if (!entry) return undefined;
-  const [key, { value: raw, origin, base }] = entry;
-  if (key === 'token') {
-    const value = raw.trim();
-    if (value === '') emptyToken(`token in ${origin}`);
-    return { value, origin };
-  }
-  if (raw.trim() === '') return undefined;
-  const path = resolvePath(raw, base, homeDir);
-  const value = (await readUserFile(path, 'token file', `token_file_path of ${origin}`)).trim();
-  if (value === '') emptyToken(`token_file_path ${path} (${origin})`);
-  return { value, origin: `${origin} token_file_path` };
+  const fromEnv = chosen.origin === 'SNOWFLAKE_TOKEN_FILE_PATH';
+  const via = fromEnv ? chosen.origin : `token_file_path of ${chosen.origin}`;
+  const path = resolvePath(chosen.value, cwd, homeDir);
+  const value = (await readUserFile(path, 'token file', via)).trim();
+  if (value === '') emptyToken(`${via} (${path})`);
+  return { value, origin: fromEnv ? chosen.origin : `${chosen.origin} token_file_path` };
 }
 
 function connectionNotFound(name: string, nameOrigin: string, config: SnowflakeConfig, env: Env): UsageError {
   const names = [...config.connections.keys()];
-  const envNames = envOnlyConnectionNames(env, names);
-  const all = [...names, ...envNames.map((n) => `${n} (environment)`)];
   const searched = config.connectionsSource ?? `${config.connectionsFile} or ${config.configFile}`;
   const where = config.connectionsSource ? `in ${searched}` : `(no config file at ${searched})`;
   const via = nameOrigin === '--connection' ? '' : ` (named by ${nameOrigin})`;
-  const available = all.length > 0 ? `; connections: ${all.join(', ')}` : '; no connections are defined';
+  const available = names.length > 0 ? `; connections: ${names.join(', ')}` : '; no connections are defined';
+  const onlyEnv = Object.keys(env).some((k) => k.startsWith(`SNOWFLAKE_CONNECTIONS_${name.toUpperCase()}_`) && env[k] !== undefined);
   return new UsageError('ERR_CONNECTION_NOT_FOUND', `connection '${name}' not found ${where}${via}${available}`, {
-    hint:
-      all.length > 0
-        ? `use -c with one of: ${all.map((n) => n.replace(/ \(environment\)$/, '')).join(', ')}`
+    hint: onlyEnv
+      ? `SNOWFLAKE_CONNECTIONS_${name.toUpperCase()}_* variables only override a connection a file defines (as in the Snowflake CLI); define [${name}] in ${config.connectionsFile}`
+      : names.length > 0
+        ? `use -c with one of: ${names.join(', ')}`
         : `define [${name}] in ${config.connectionsFile}, or point SNOWFLAKE_HOME at the folder that holds it`,
-    data: { connection: name, file: searched, connections: all },
+    data: { connection: name, file: searched, connections: names },
   });
 }
 

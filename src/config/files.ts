@@ -1,11 +1,22 @@
 /**
- * The Snowflake CLI's configuration files (DESIGN.md §4): where they live, how they are read, and
- * which connections they define. Only node:fs / node:path at load time; the TOML parser is imported
- * when a file actually exists.
+ * The Snowflake CLI's configuration (DESIGN.md §4), read the way `snow` reads it: which folder, which
+ * files, which connections, which default name. What this module returns is what the files say; the
+ * precedence between flags, the connection and the environment is src/config/connection.ts's.
+ *
+ * Sources, from the Snowflake CLI and the Python connector it uses (snowflake-connector-python
+ * `sf_dirs.py`, `config_manager.py`; snowflake-cli `api/config.py`):
+ * - the folder is `$SNOWFLAKE_HOME` when it is set and exists (set but missing: the platform folder,
+ *   not `~/.snowflake`), else `~/.snowflake` when it exists, else the platform's config folder;
+ * - `connections.toml` holds top-level `[name]` tables; when it exists, `config.toml`'s
+ *   `[connections.*]` are ignored. `SNOWFLAKE_CONNECTIONS`, when set, holds a whole connections.toml
+ *   as TOML text and replaces both;
+ * - `default_connection_name` counts only at the top of `config.toml` (in connections.toml it would be
+ *   a "connection" of that name, and is ignored).
+ * Only node:fs / node:path at load time; the TOML parser is imported when there is TOML to read.
  */
 import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { KEY_FILE_CAP } from '../io/files.js';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 export type Env = Record<string, string | undefined>;
@@ -31,17 +42,38 @@ export function resolvePath(path: string, base: string, homeDir: string): string
   return isAbsolute(expanded) ? resolve(expanded) : resolve(base, expanded);
 }
 
+export interface FolderOptions {
+  homeDir: string;
+  /** The current folder (a relative SNOWFLAKE_HOME is relative to it). */
+  cwd: string;
+  /** Default process.platform. */
+  platform?: NodeJS.Platform;
+  /** Existence test (default fs.existsSync). */
+  exists?: (p: string) => boolean;
+}
+
 /**
- * The Snowflake CLI's folder: `$SNOWFLAKE_HOME` if set (with `~` expanded; a relative value stays
- * relative, the caller resolves it against its cwd), else `~/.snowflake` if it exists, else
- * `~/.config/snowflake`.
+ * The platform's config folder for "snowflake", as Python's platformdirs gives it (with appauthor
+ * off): `$XDG_CONFIG_HOME/snowflake` or `~/.config/snowflake` on Linux and the BSDs,
+ * `~/Library/Application Support/snowflake` on macOS, `%LOCALAPPDATA%\snowflake` on Windows.
  */
-export function snowflakeHome(env: Env, homeDir: string, exists: (p: string) => boolean = existsSync): string {
-  const fromEnv = envValue(env, 'SNOWFLAKE_HOME');
-  if (fromEnv !== undefined) return expandHome(fromEnv, homeDir);
-  const dotSnowflake = join(homeDir, '.snowflake');
-  if (exists(dotSnowflake)) return dotSnowflake;
-  return join(homeDir, '.config', 'snowflake');
+export function platformConfigFolder(env: Env, homeDir: string, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'darwin') return join(homeDir, 'Library', 'Application Support', 'snowflake');
+  if (platform === 'win32') return join(env.LOCALAPPDATA?.trim() || join(homeDir, 'AppData', 'Local'), 'snowflake');
+  const xdg = env.XDG_CONFIG_HOME?.trim();
+  return join(xdg || join(homeDir, '.config'), 'snowflake');
+}
+
+/**
+ * The Snowflake CLI's folder (absolute): `$SNOWFLAKE_HOME` (`~` expanded; set to "" it is the
+ * current folder, as Python's `Path("")` is) if it exists; when unset, `~/.snowflake` if it exists;
+ * else the platform folder.
+ */
+export function snowflakeHome(env: Env, options: FolderOptions): string {
+  const exists = options.exists ?? existsSync;
+  const candidate = env.SNOWFLAKE_HOME !== undefined ? resolve(options.cwd, expandHome(env.SNOWFLAKE_HOME, options.homeDir)) : join(options.homeDir, '.snowflake');
+  if (exists(candidate)) return candidate;
+  return resolve(options.cwd, platformConfigFolder(env, options.homeDir, options.platform));
 }
 
 /** Connection keys sfauth reads (others are ignored). */
@@ -62,18 +94,24 @@ export const CONNECTION_KEYS = [
   'token_file_path',
 ] as const;
 export type ConnectionKey = (typeof CONNECTION_KEYS)[number];
-
-/** Keys whose presence makes a file "hold secrets" (for the permissions warning). */
-const SECRET_KEYS = new Set(['private_key_raw', 'private_key_file_pwd', 'private_key_passphrase', 'token', 'password']);
+const KNOWN_KEYS: ReadonlySet<string> = new Set(CONNECTION_KEYS);
 
 export interface FileConnection {
   name: string;
-  /** Absolute path of the file that defines it. */
-  file: string;
-  /** For messages: `connections.toml [name]` or `config.toml [connections.name]`. */
+  /** Absolute path of the file that defines it; undefined when SNOWFLAKE_CONNECTIONS does. */
+  file?: string;
+  /** For messages: `connections.toml [name]`, `config.toml [connections.name]`, `SNOWFLAKE_CONNECTIONS [name]`. */
   label: string;
-  /** Known keys only, as strings. */
-  values: Partial<Record<ConnectionKey, string>>;
+  /** Known keys with string values, in the order the TOML has them (the later of two aliases wins). */
+  entries: [ConnectionKey, string][];
+  /** SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> variables apply (to file connections, not to SNOWFLAKE_CONNECTIONS ones). */
+  overridable: boolean;
+}
+
+export interface ConfigFile {
+  path: string;
+  /** st_mode, for the permission check of files whose content is used. */
+  mode: number;
 }
 
 export interface SnowflakeConfig {
@@ -81,13 +119,13 @@ export interface SnowflakeConfig {
   home: string;
   connectionsFile: string;
   configFile: string;
-  /** The files that exist and were read. */
-  filesRead: string[];
-  /** The file the connections come from (connections.toml if it exists, else config.toml), if any. */
+  /** The files that exist and were parsed. */
+  files: ConfigFile[];
+  /** Where the connections come from: connections.toml, config.toml, or the SNOWFLAKE_CONNECTIONS variable. */
   connectionsSource?: string;
   connections: Map<string, FileConnection>;
-  defaultConnectionName?: { value: string; origin: string };
-  warnings: string[];
+  /** From the top of config.toml. */
+  defaultConnectionName?: { value: string; origin: string; file: string };
 }
 
 type TomlTable = Record<string, unknown>;
@@ -98,9 +136,9 @@ function isTable(value: unknown): value is TomlTable {
 
 /**
  * Synchronous on purpose: the first async fs call starts libuv's thread pool, a measurable part of
- * `sfauth jwt`'s start-up (DESIGN.md §6), and there is nothing to overlap with here.
+ * `sfauth jwt`'s start-up, and there is nothing to overlap with here.
  */
-async function readIfExists(path: string): Promise<{ text: string; mode: number } | undefined> {
+function readIfExists(path: string): { text: string; mode: number } | undefined {
   let fd: number;
   try {
     // Non-blocking: a FIFO planted under a config name must not hang the open.
@@ -133,7 +171,7 @@ async function readIfExists(path: string): Promise<{ text: string; mode: number 
   }
 }
 
-async function parseToml(path: string, text: string): Promise<TomlTable> {
+async function parseToml(where: string, text: string, fix: string): Promise<TomlTable> {
   const toml = await import('smol-toml');
   try {
     return toml.parse(text) as TomlTable;
@@ -146,88 +184,62 @@ async function parseToml(path: string, text: string): Promise<TomlTable> {
       .split('\n')[0]!
       .replace(/^Invalid TOML document:\s*/i, '');
     const at = line === undefined ? '' : ` at line ${line}${column === undefined ? '' : `, column ${column}`}`;
-    throw new UsageError('ERR_CONFIG_INVALID', `invalid TOML in ${path}${at}: ${reason}`, {
-      hint: 'fix the file (the Snowflake CLI reads it too), or point SNOWFLAKE_HOME elsewhere',
-      data: { file: path, line, column },
+    throw new UsageError('ERR_CONFIG_INVALID', `invalid TOML in ${where}${at}: ${reason}`, {
+      hint: fix,
+      data: { file: where, line, column },
     });
   }
 }
 
-function holdsSecrets(value: unknown, depth = 0): boolean {
-  if (!isTable(value) || depth > 4) return false;
-  for (const [key, inner] of Object.entries(value)) {
-    if (SECRET_KEYS.has(key) && inner !== undefined && inner !== '') return true;
-    if (holdsSecrets(inner, depth + 1)) return true;
-  }
-  return false;
-}
-
-function permissionWarning(path: string, mode: number): string | undefined {
-  if (process.platform === 'win32') return undefined;
-  const loose = mode & 0o077;
-  if (loose === 0) return undefined;
-  const who = mode & 0o007 ? 'others' : 'its group';
-  const how = loose & 0o044 ? 'readable' : 'writable';
-  const octal = (mode & 0o777).toString(8).padStart(4, '0');
-  return `${basename(path)} is ${how} by ${who} (mode ${octal}) and holds secrets; run chmod 0600 ${path}`;
-}
-
-function toConnection(name: string, table: TomlTable, file: string, label: string): FileConnection {
-  const values: Partial<Record<ConnectionKey, string>> = {};
-  for (const key of CONNECTION_KEYS) {
-    const raw = table[key];
-    if (raw === undefined) continue;
-    if (typeof raw === 'string') values[key] = raw;
-    else if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') values[key] = String(raw);
+function toConnection(name: string, table: TomlTable, file: string | undefined, label: string, overridable: boolean): FileConnection {
+  const entries: [ConnectionKey, string][] = [];
+  for (const [key, raw] of Object.entries(table)) {
+    if (!KNOWN_KEYS.has(key)) continue;
+    if (typeof raw === 'string') entries.push([key as ConnectionKey, raw]);
+    else if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') entries.push([key as ConnectionKey, String(raw)]);
     else {
-      throw new UsageError('ERR_CONFIG_INVALID', `invalid value for ${key} in ${label} of ${file}: expected a string`, {
+      throw new UsageError('ERR_CONFIG_INVALID', `invalid value for ${key} in ${label}${file ? ` of ${file}` : ''}: expected a string`, {
         hint: `write it as a quoted TOML string, e.g. ${key} = "…"`,
         data: { file, connection: name, key },
       });
     }
   }
-  return { name, file, label, values };
+  return { name, file, label, entries, overridable };
+}
+
+function connectionsOf(doc: TomlTable, file: string | undefined, label: (name: string) => string, overridable: boolean): Map<string, FileConnection> {
+  const connections = new Map<string, FileConnection>();
+  for (const [name, value] of Object.entries(doc)) {
+    if (isTable(value)) connections.set(name, toConnection(name, value, file, label(name), overridable));
+  }
+  return connections;
 }
 
 /**
- * Reads `connections.toml` and `config.toml` from `home` (absolute). Missing folder or files are not
- * an error. If `connections.toml` exists, `config.toml`'s connections are ignored; its
- * `default_connection_name` still applies (and wins over one in connections.toml).
+ * Reads `connections.toml` and `config.toml` from `home` (absolute), and SNOWFLAKE_CONNECTIONS.
+ * Missing folder or files are not an error.
  */
-export async function loadSnowflakeConfig(home: string): Promise<SnowflakeConfig> {
+export async function loadSnowflakeConfig(home: string, env: Env = {}): Promise<SnowflakeConfig> {
   const connectionsFile = join(home, 'connections.toml');
   const configFile = join(home, 'config.toml');
-  const result: SnowflakeConfig = {
-    home,
-    connectionsFile,
-    configFile,
-    filesRead: [],
-    connections: new Map(),
-    warnings: [],
-  };
+  const result: SnowflakeConfig = { home, connectionsFile, configFile, files: [], connections: new Map() };
 
-  const [connRaw, confRaw] = await Promise.all([readIfExists(connectionsFile), readIfExists(configFile)]);
-  const connDoc = connRaw ? await parseToml(connectionsFile, connRaw.text) : undefined;
-  const confDoc = confRaw ? await parseToml(configFile, confRaw.text) : undefined;
+  const connRaw = readIfExists(connectionsFile);
+  const confRaw = readIfExists(configFile);
+  const fix = 'fix the file (the Snowflake CLI reads it too), or point SNOWFLAKE_HOME elsewhere';
+  const connDoc = connRaw ? await parseToml(connectionsFile, connRaw.text, fix) : undefined;
+  const confDoc = confRaw ? await parseToml(configFile, confRaw.text, fix) : undefined;
+  if (connRaw) result.files.push({ path: connectionsFile, mode: connRaw.mode });
+  if (confRaw) result.files.push({ path: configFile, mode: confRaw.mode });
 
-  for (const [path, raw, doc] of [
-    [connectionsFile, connRaw, connDoc],
-    [configFile, confRaw, confDoc],
-  ] as const) {
-    if (!raw || !doc) continue;
-    result.filesRead.push(path);
-    if (holdsSecrets(doc)) {
-      const warning = permissionWarning(path, raw.mode);
-      if (warning) result.warnings.push(warning);
-    }
-  }
-
-  if (connDoc) {
+  const fromEnv = env.SNOWFLAKE_CONNECTIONS;
+  if (fromEnv !== undefined) {
+    const doc = await parseToml('SNOWFLAKE_CONNECTIONS', fromEnv, 'SNOWFLAKE_CONNECTIONS holds a whole connections.toml: [name] tables of key = "value" lines');
+    result.connectionsSource = 'SNOWFLAKE_CONNECTIONS';
+    result.connections = connectionsOf(doc, undefined, (name) => `SNOWFLAKE_CONNECTIONS [${name}]`, false);
+  } else if (connDoc) {
     result.connectionsSource = connectionsFile;
-    for (const [name, value] of Object.entries(connDoc)) {
-      if (!isTable(value)) continue;
-      result.connections.set(name, toConnection(name, value, connectionsFile, `connections.toml [${name}]`));
-    }
+    result.connections = connectionsOf(connDoc, connectionsFile, (name) => `connections.toml [${name}]`, true);
   } else if (confDoc) {
     result.connectionsSource = configFile;
     const section = confDoc['connections'];
@@ -237,23 +249,42 @@ export async function loadSnowflakeConfig(home: string): Promise<SnowflakeConfig
         data: { file: configFile },
       });
     }
-    for (const [name, value] of Object.entries(section ?? {})) {
-      if (!isTable(value)) continue;
-      result.connections.set(name, toConnection(name, value, configFile, `config.toml [connections.${name}]`));
-    }
+    result.connections = connectionsOf(section ?? {}, configFile, (name) => `config.toml [connections.${name}]`, true);
   }
 
-  const fromConfig = confDoc?.['default_connection_name'];
-  const fromConnections = connDoc?.['default_connection_name'];
-  if (typeof fromConfig === 'string' && fromConfig !== '') {
-    result.defaultConnectionName = { value: fromConfig, origin: `default_connection_name in ${configFile}` };
-  } else if (typeof fromConnections === 'string' && fromConnections !== '') {
-    result.defaultConnectionName = { value: fromConnections, origin: `default_connection_name in ${connectionsFile}` };
+  const named = confDoc?.['default_connection_name'];
+  if (typeof named === 'string') {
+    result.defaultConnectionName = { value: named, origin: `default_connection_name in ${configFile}`, file: configFile };
   }
   return result;
 }
 
-/** The folder a file-relative path is resolved against. */
-export function configDir(file: string): string {
-  return dirname(file);
+/** A config file (or the CLI's folder) that others can read or write: refused, as `snow` refuses it. */
+export function permissionProblem(file: ConfigFile, env: Env, platform: NodeJS.Platform = process.platform): { refuse?: UsageError; warning?: string } {
+  if (platform === 'win32') return {};
+  const writable = (file.mode & 0o022) !== 0;
+  const readable = (file.mode & 0o044) !== 0;
+  if (!writable && !readable) return {};
+  const octal = (file.mode & 0o777).toString(8).padStart(4, '0');
+  const who = (file.mode & (writable ? 0o002 : 0o004)) !== 0 ? 'others' : 'its group';
+  const how = writable ? 'writable' : 'readable';
+  const message = `${file.path} is ${how} by ${who} (mode ${octal}); the Snowflake CLI refuses such a config file, and so does sfauth`;
+  // As `snow`: SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION (or the SPCS-injected name) lets a
+  // readable file through with a warning; a writable one is always refused.
+  if (!writable && skipReadableCheck(env)) return { warning: `${file.path} is readable by ${who} (mode ${octal}); allowed by SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION` };
+  return {
+    refuse: new UsageError('ERR_CONFIG_PERMISSIONS', message, {
+      hint: `run chmod 0600 ${file.path}`,
+      data: { file: file.path, mode: octal },
+    }),
+  };
+}
+
+function skipReadableCheck(env: Env): boolean {
+  for (const name of ['SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION', 'SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION']) {
+    const value = env[name];
+    if (value === undefined) continue;
+    return ['true', '1', 'yes', 'y', 'on'].includes(value.trim().toLowerCase());
+  }
+  return false;
 }

@@ -1,8 +1,11 @@
 export {
+  connectionReport,
+  describeSources,
   resolveConnection,
   requireValue,
   sourceOf,
   type ConnectionFlags,
+  type ConnectionReport,
   type OriginField,
   type PrivateKeySource,
   type ResolveOptions,
@@ -11,6 +14,7 @@ export {
 } from './connection.js';
 export {
   snowflakeHome,
+  platformConfigFolder,
   loadSnowflakeConfig,
   expandHome,
   resolvePath,

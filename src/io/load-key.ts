@@ -34,9 +34,10 @@ export async function passphraseFromInputs(passphraseFile: string | undefined, e
   if (passphraseFile) {
     return { value: await readPassphraseFile(resolve(cwd, passphraseFile), 'passphrase file', '--passphrase-file'), origin: '--passphrase-file' };
   }
+  // Set to "" is an (empty) passphrase, not "unset": the Snowflake CLI refuses it for an encrypted key.
   for (const name of ['PRIVATE_KEY_PASSPHRASE', 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE']) {
     const value = env[name];
-    if (value !== undefined && value !== '') return { value: Buffer.from(value, 'utf8'), origin: name };
+    if (value !== undefined) return { value: Buffer.from(value, 'utf8'), origin: name };
   }
   return undefined;
 }
@@ -84,8 +85,11 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
       }
       if (code === 'ERR_PASSPHRASE_WRONG' && passphrase?.length === 0 && options.passphrase) {
         // Not "wrong": nothing was given (an empty --passphrase-file, or an empty passphrase in a config file).
+        const fromEnv = /^[A-Z_]+$/.test(options.passphrase.origin);
         throw new UsageError('ERR_PASSPHRASE_EMPTY', `the passphrase from ${options.passphrase.origin} is empty, and ${label} is encrypted`, {
-          hint: 'put the passphrase in it (one trailing newline is fine), or set PRIVATE_KEY_PASSPHRASE',
+          hint: fromEnv
+            ? `${options.passphrase.origin} is set but empty: give it the passphrase, or unset it`
+            : 'put the passphrase in it (one trailing newline is fine), or set PRIVATE_KEY_PASSPHRASE',
         });
       }
       throw err;

@@ -40,10 +40,11 @@ export async function resolveFromContext(flags: ConnectionFlags, ctx: CommandCon
   return connection;
 }
 
-const SOURCE_RANK = { flag: 3, env: 2, connection: 1 } as const;
+/** As settings rank (DESIGN.md §4): a flag, then the connection, then the generic variables. */
+const SOURCE_RANK = { flag: 3, connection: 2, env: 1 } as const;
 
 /**
- * Token or key pair? The one whose source ranks higher (flag > env > connection) wins; on a tie the
+ * Token or key pair? The one whose source ranks higher (flag > connection > env) wins; on a tie the
  * connection's `authenticator` decides, else the key pair. `--token-type` alone counts as asking for a
  * token.
  */
@@ -155,6 +156,17 @@ export async function openSession(flags: SessionFlags, ctx: CommandContext): Pro
     ctx,
   );
   return { client, connection, identity, baseUrl, key, deadline, timeoutLabel };
+}
+
+/**
+ * For commands where `--user` only says who authenticates (test-connection, pg-token): with a token,
+ * Snowflake takes the user from the token, and a silent `--user` would look used. (status and rotate
+ * read `--user` as the user to look at, so it means something there.)
+ */
+export function warnIfUserIgnored(session: Session, ctx: CommandContext): void {
+  const { connection } = session;
+  if (session.key || connection.origins.user !== '--user') return;
+  ctx.out.warn(`--user ${connection.user} is ignored: with ${connection.tokenType === 'oauth' ? 'an OAuth token' : 'a programmatic access token'} Snowflake takes the user from the token`);
 }
 
 function safeJwtAccount(account: string): string | undefined {

@@ -104,7 +104,8 @@ describe('sfauth jwt', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc).sort()).toEqual(['account', 'alg', 'exp', 'fingerprint', 'iat', 'iss', 'sub', 'token', 'user']);
+    expect(Object.keys(doc).sort()).toEqual(['account', 'alg', 'connection', 'exp', 'fingerprint', 'iat', 'iss', 'sub', 'token', 'user']);
+    expect(doc.connection).toEqual({ name: null, files: [], sources: { account: '--account', user: '--user', privateKey: '--private-key' } });
     expect(doc).toMatchObject({
       alg: 'ES384',
       account: 'XY12345',
@@ -149,6 +150,32 @@ describe('sfauth jwt', () => {
     expect(JSON.parse(hs.stderr).error.code).toBe('ERR_USAGE');
     const mismatch = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.rsa.p8, '--alg', 'ES256', '--json']);
     expect(JSON.parse(mismatch.stderr).error.code).toBe('ERR_ALG_KEY_MISMATCH');
+  });
+
+  it('PRIVATE_KEY_PASSPHRASE set but empty is an error for an encrypted key (as in snow), not "no passphrase"', () => {
+    const r = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.enc.p8, '--json'], { env: { PRIVATE_KEY_PASSPHRASE: '' } });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'ERR_PASSPHRASE_EMPTY', hint: 'PRIVATE_KEY_PASSPHRASE is set but empty: give it the passphrase, or unset it' });
+    const plain = sfauth(['jwt', '--account', 'a', '--user', 'u', '--private-key', k.rsa.p8], { env: { PRIVATE_KEY_PASSPHRASE: '' } });
+    expect(plain.code, plain.stderr).toBe(0); // an unencrypted key needs none
+  });
+
+  it('a connection from the config folder: relative key paths are relative to the current folder, and --json says where each setting came from', () => {
+    const sfDir = join(home, 'sf');
+    writeFileSync(join(sfDir, 'connections.toml'), `[dev]\naccount = "myorg-dev"\nuser = "svc_dev"\nprivate_key_file = "${'rsa_key.p8'}"\n`, { mode: 0o600 });
+    try {
+      const r = sfauth(['jwt', '-c', 'dev', '--json'], { env: { SNOWFLAKE_USER: 'ignored_because_the_connection_has_one' } });
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc).toMatchObject({ account: 'MYORG-DEV', user: 'SVC_DEV', fingerprint: k.rsa.fingerprint });
+      expect(doc.connection).toEqual({
+        name: 'dev',
+        files: [join(sfDir, 'connections.toml')],
+        sources: { account: 'connections.toml [dev]', user: 'connections.toml [dev]', privateKey: 'connections.toml [dev]' },
+      });
+    } finally {
+      rmSync(join(sfDir, 'connections.toml'));
+    }
   });
 
   it.each([

@@ -251,7 +251,7 @@ describe('--format', () => {
     expect(r.stderr).toBe('');
     const doc = JSON.parse(r.stdout);
     const issued = sf.pgTokens[0]!;
-    expect(Object.keys(doc).sort()).toEqual(['expiresAt', 'instance', 'pgUser', 'token']);
+    expect(Object.keys(doc).sort()).toEqual(['connection', 'expiresAt', 'instance', 'pgUser', 'token']);
     expect(doc).toMatchObject({ token: issued.token, instance: '"Reporting_server"', pgUser: 'reporting_user' });
     expect(doc.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const expires = Date.parse(doc.expiresAt);

@@ -139,9 +139,9 @@ const RUNS: Run[] = [
   { id: 'inspect of a broken token', args: () => ['inspect', inspectToken.slice(0, -10) + '!!!'], exit: 2 },
   // test-connection
   { id: 'test-connection, key pair, passphrase from the environment', args: () => ['test-connection', ...at(), '--user', 'alice', ...key('alice')], env: () => ({ SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: PASS }), exit: 0 },
-  { id: 'test-connection --json, PAT from SNOWFLAKE_TOKEN', args: () => ['test-connection', ...at(), '--user', 'alice', '--token-type', 'pat', '--json'], env: () => ({ SNOWFLAKE_TOKEN: PAT }), exit: 0 },
-  { id: 'test-connection, OAuth from --token-file', args: () => ['test-connection', ...at(), '--user', 'alice', '--token-file', join(tmp.dir, 'oauth.txt'), '--token-type', 'oauth'], exit: 0 },
-  { id: 'test-connection, an unknown PAT (refused)', args: () => ['test-connection', ...at(), '--user', 'alice', '--token-type', 'pat'], env: () => ({ SNOWFLAKE_TOKEN: BOGUS_PAT }), exit: 1 },
+  { id: 'test-connection --json, PAT from SNOWFLAKE_TOKEN', args: () => ['test-connection', ...at(), '--token-type', 'pat', '--json'], env: () => ({ SNOWFLAKE_TOKEN: PAT }), exit: 0 },
+  { id: 'test-connection, OAuth from --token-file', args: () => ['test-connection', ...at(), '--token-file', join(tmp.dir, 'oauth.txt'), '--token-type', 'oauth'], exit: 0 },
+  { id: 'test-connection, an unknown PAT (refused)', args: () => ['test-connection', ...at(), '--token-type', 'pat'], env: () => ({ SNOWFLAKE_TOKEN: BOGUS_PAT }), exit: 1 },
   { id: 'test-connection --json, a key the user does not have (refused)', args: () => ['test-connection', ...at(), '--user', 'alice', ...key('bob'), ...pass(), '--json'], exit: 1 },
   { id: 'test-connection -c (key and passphrase in connections.toml)', args: () => ['test-connection', '-c', 'keyconn'], exit: 0 },
   { id: 'test-connection -c (PAT in connections.toml)', args: () => ['test-connection', '-c', 'patconn', '--json'], exit: 0 },
@@ -162,19 +162,19 @@ const RUNS: Run[] = [
   { id: 'pg-token', args: () => ['pg-token', ...at(), '--user', 'alice', ...key('alice'), ...pass(), '--instance', 'reporting', '--pg-user', 'app'], exit: 0, requested: (o) => o.trim() },
   {
     id: 'pg-token --format env, PAT',
-    args: () => ['pg-token', ...at(), '--user', 'alice', '--token-type', 'pat', '--instance', 'reporting', '--pg-user', 'app', '--format', 'env'],
+    args: () => ['pg-token', ...at(), '--token-type', 'pat', '--instance', 'reporting', '--pg-user', 'app', '--format', 'env'],
     env: () => ({ SNOWFLAKE_TOKEN: PAT }),
     exit: 0,
     requested: (o) => o.trim().replace(/^PGPASSWORD=/, ''),
   },
   {
     id: 'pg-token --json, OAuth',
-    args: () => ['pg-token', ...at(), '--user', 'alice', '--token-file', join(tmp.dir, 'oauth.txt'), '--token-type', 'oauth', '--instance', 'reporting', '--pg-user', 'app', '--json'],
+    args: () => ['pg-token', ...at(), '--token-file', join(tmp.dir, 'oauth.txt'), '--token-type', 'oauth', '--instance', 'reporting', '--pg-user', 'app', '--json'],
     exit: 0,
     requested: (o) => JSON.parse(o).token,
   },
   { id: 'pg-token, unknown instance (refused)', args: () => ['pg-token', ...at(), '--user', 'alice', ...key('alice'), ...pass(), '--instance', 'nosuch', '--pg-user', 'app'], exit: 1 },
-  { id: 'pg-token --json, unknown Postgres role (refused), PAT', args: () => ['pg-token', ...at(), '--user', 'alice', '--token-type', 'pat', '--instance', 'reporting', '--pg-user', 'nobody', '--json'], env: () => ({ SNOWFLAKE_TOKEN: PAT }), exit: 1 },
+  { id: 'pg-token --json, unknown Postgres role (refused), PAT', args: () => ['pg-token', ...at(), '--token-type', 'pat', '--instance', 'reporting', '--pg-user', 'nobody', '--json'], env: () => ({ SNOWFLAKE_TOKEN: PAT }), exit: 1 },
 ];
 
 beforeAll(async () => {

@@ -125,7 +125,9 @@ async function tc(args: string[], opts: { env?: Record<string, string | undefine
 
 /** `--host <emulator> --account myorg-myaccount --user alice` plus more. */
 function at(e: Emulator, ...more: string[]): string[] {
-  return ['--host', e.url, '--account', 'myorg-myaccount', '--user', 'alice', ...more];
+  // A token names its user itself: --user would only draw the "ignored" warning.
+  const token = more.some((a) => a.startsWith('--token'));
+  return ['--host', e.url, '--account', 'myorg-myaccount', ...(token ? [] : ['--user', 'alice']), ...more];
 }
 
 function jsonError(r: CliResult): { code: string; message: string; hint?: string; details?: string[]; data?: Record<string, unknown> } {
@@ -162,7 +164,8 @@ describe('credentials that work', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('✓ authenticated as ALICE on MYORG-MYACCOUNT\n');
     const f = fields(r.stdout);
-    expect(Object.keys(f)).toEqual(['account', 'user', 'role', 'host', 'auth', 'fingerprint', 'round trip']);
+    expect(Object.keys(f)).toEqual(['account', 'user', 'role', 'host', 'auth', 'fingerprint', 'round trip', 'connection', 'sources']);
+    expect(f.connection).toBe('(none: flags and environment)');
     expect(f).toMatchObject({
       account: 'MYORG-MYACCOUNT',
       user: 'ALICE',
@@ -183,7 +186,7 @@ describe('credentials that work', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc)).toEqual(['account', 'user', 'role', 'host', 'authMethod', 'fingerprint', 'roundTripMs']);
+    expect(Object.keys(doc)).toEqual(['account', 'user', 'role', 'host', 'authMethod', 'fingerprint', 'roundTripMs', 'connection']);
     expect(doc).toMatchObject({
       account: 'MYORG-MYACCOUNT',
       user: user.toUpperCase(),
@@ -254,7 +257,7 @@ describe('credentials that work', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('sfauth: authentication refused: Invalid OAuth access token. (390303)');
     expect(bad.stderr).toMatch(/^hint: the OAuth access token is invalid/m);
-    expect(bad.stderr).toContain('  user        ALICE');
+    expect(bad.stderr).not.toContain('  user        '); // a token names its user; no --user given
     expect(expired.code).toBe(1);
     const err = jsonError(expired);
     expect(Object.keys(err)).toEqual(['code', 'message', 'hint', 'details', 'data']);
@@ -540,10 +543,10 @@ describe('connections and environment', () => {
       tc(['--connection', 'ec', '--json'], { env: { SNOWFLAKE_HOME: plain } }),
       tc(['--json'], { env: { SNOWFLAKE_HOME: withDefault } }),
       tc(['--json'], { env: { SNOWFLAKE_HOME: plain } }),
-      tc(['--json'], { env: { SNOWFLAKE_HOME: plain, SNOWFLAKE_PRIVATE_KEY_FILE: keys.rsa.path } }),
+      tc(['--json'], { env: { SNOWFLAKE_HOME: plain, SNOWFLAKE_PRIVATE_KEY_FILE: keys.rsa.path } }), // the connection's token wins
       tc(['-c', 'nope'], { env: { SNOWFLAKE_HOME: plain } }),
     ]);
-    expect(JSON.parse(envKeyBeatsFileToken.stdout)).toMatchObject({ user: 'ALICE', authMethod: 'key pair (RS256)' });
+    expect(JSON.parse(envKeyBeatsFileToken.stdout)).toMatchObject({ user: 'ALICE', authMethod: 'programmatic access token' });
     expect(JSON.parse(byName.stdout)).toMatchObject({ user: 'ALICE', authMethod: 'key pair (RS256)', fingerprint: keys.rsa.fingerprint });
     expect(JSON.parse(byLong.stdout)).toMatchObject({ user: 'ECUSER', authMethod: 'key pair (ES384)' });
     expect(JSON.parse(byDefaultName.stdout)).toMatchObject({ user: 'ECUSER' });
@@ -591,7 +594,7 @@ describe('connections and environment', () => {
     expect(JSON.parse(r.stdout).user).toBe('ALICE');
   });
 
-  it.concurrent('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> overrides the file; flag beats env beats file', async () => {
+  it.concurrent('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> overrides the file; flag beats the connection beats the generic variables', async () => {
     const home = sfHome('sf-overrides', {
       'connections.toml': [
         '[dev]',
@@ -619,36 +622,80 @@ describe('connections and environment', () => {
         env: { ...base, SNOWFLAKE_ACCOUNT: 'otherorg-x', SNOWFLAKE_USER: 'nobody', SNOWFLAKE_PRIVATE_KEY_FILE: keys.wrong.path },
       }),
     ]);
-    expect(fileOnly.code).toBe(1);
-    expect(jsonError(fileOnly).data).toMatchObject({ account: 'WRONGORG-WRONGACCOUNT', user: 'NOBODY' });
-    for (const r of [connEnv, genericEnv, flagWins]) {
+    for (const r of [fileOnly, genericEnv]) {
+      // the generic SNOWFLAKE_* variables only fill what the connection leaves out, as in snow
+      expect(r.code).toBe(1);
+      expect(jsonError(r).data).toMatchObject({ account: 'WRONGORG-WRONGACCOUNT', user: 'NOBODY' });
+    }
+    for (const r of [connEnv, flagWins]) {
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ user: 'ALICE', fingerprint: keys.rsa.fingerprint });
     }
-  });
-
-  it.concurrent('a connection defined only by SNOWFLAKE_CONNECTIONS_* variables, with an OAuth token', async () => {
-    const r = await tc(['-c', 'ci', '--json'], {
-      env: {
-        SNOWFLAKE_CONNECTIONS_CI_ACCOUNT: 'myorg-myaccount',
-        SNOWFLAKE_CONNECTIONS_CI_HOST: sf.url,
-        SNOWFLAKE_CONNECTIONS_CI_AUTHENTICATOR: 'oauth',
-        SNOWFLAKE_CONNECTIONS_CI_TOKEN: OAUTH,
+    expect(JSON.parse(connEnv.stdout).connection).toEqual({
+      name: 'dev',
+      files: [join(home, 'connections.toml')],
+      sources: {
+        account: 'SNOWFLAKE_CONNECTIONS_DEV_ACCOUNT',
+        user: 'SNOWFLAKE_CONNECTIONS_DEV_USER',
+        host: 'connections.toml [dev]',
+        privateKey: 'SNOWFLAKE_CONNECTIONS_DEV_PRIVATE_KEY_FILE',
       },
     });
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ user: 'ALICE', authMethod: 'OAuth token' });
   });
 
-  it.concurrent('a connections.toml with a token that others can read: a warning on stderr, without the token', async () => {
+  it.concurrent('SNOWFLAKE_CONNECTIONS_* variables alone define no connection (as in snow); SNOWFLAKE_CONNECTIONS as TOML does', async () => {
+    const vars = {
+      SNOWFLAKE_CONNECTIONS_CI_ACCOUNT: 'myorg-myaccount',
+      SNOWFLAKE_CONNECTIONS_CI_HOST: sf.url,
+      SNOWFLAKE_CONNECTIONS_CI_AUTHENTICATOR: 'oauth',
+      SNOWFLAKE_CONNECTIONS_CI_TOKEN: OAUTH,
+    };
+    const [onlyVars, asToml] = await Promise.all([
+      tc(['-c', 'ci', '--json'], { env: vars }),
+      tc(['-c', 'ci', '--json'], {
+        env: { SNOWFLAKE_CONNECTIONS: `[ci]\naccount = "myorg-myaccount"\nhost = "${sf.url}"\nauthenticator = "oauth"\ntoken = "${OAUTH}"\n` },
+      }),
+    ]);
+    expect(onlyVars.code).toBe(2);
+    expect(jsonError(onlyVars)).toMatchObject({ code: 'ERR_CONNECTION_NOT_FOUND' });
+    expect(jsonError(onlyVars).hint).toMatch(/only override a connection a file defines/);
+    expect(asToml.code, asToml.stderr).toBe(0);
+    expect(JSON.parse(asToml.stdout)).toMatchObject({ user: 'ALICE', authMethod: 'OAuth token', connection: { name: 'ci', files: [], sources: { account: 'SNOWFLAKE_CONNECTIONS [ci]' } } });
+    expect(asToml.stdout + asToml.stderr).not.toContain(OAUTH);
+  });
+
+  it.concurrent('a connections.toml that others can read is refused (exit 2, as snow), without the token', async () => {
     const home = sfHome(
       'sf-loose',
       { 'connections.toml': `[pat]\naccount = "myorg-myaccount"\nhost = "${sf.url}"\nauthenticator = "PROGRAMMATIC_ACCESS_TOKEN"\ntoken = "${PAT}"\n` },
       0o644,
     );
-    const r = await tc(['-c', 'pat'], { env: { SNOWFLAKE_HOME: home } });
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^warning: connections\.toml is readable by others \(mode 0644\) and holds secrets; run chmod 0600 /m);
+    const [refused, skipped] = await Promise.all([
+      tc(['-c', 'pat'], { env: { SNOWFLAKE_HOME: home } }),
+      tc(['-c', 'pat'], { env: { SNOWFLAKE_HOME: home, SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION: 'true' } }),
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^sfauth: .*connections\.toml is readable by others \(mode 0644\); the Snowflake CLI refuses such a config file, and so does sfauth$/m);
+    expect(refused.stderr).toMatch(/^hint: run chmod 0600 .*connections\.toml$/m);
+    expect(refused.stderr).not.toContain(PAT);
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(skipped.stderr).toMatch(/^warning: .*connections\.toml is readable by others \(mode 0644\); allowed by SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION$/m);
+  });
+
+  it.concurrent('test-connection shows the connection and where each setting came from; --user with a token draws a warning', async () => {
+    const home = sfHome('sf-sources', { 'connections.toml': `[dev]\naccount = "myorg-myaccount"\nhost = "${sf.url}"\nprivate_key_file = "${keys.rsa.path}"\n` });
+    const [human, token] = await Promise.all([
+      tc(['-c', 'dev'], { env: { SNOWFLAKE_HOME: home, SNOWFLAKE_USER: 'alice' } }),
+      tc(['--host', sf.url, '--account', 'myorg-myaccount', '--user', 'bob', '--token-file', 'pat.txt', '--token-type', 'pat', '--json']),
+    ]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(fields(human.stdout)).toMatchObject({
+      connection: 'dev (--connection)',
+      sources: 'account connections.toml [dev]; user SNOWFLAKE_USER; host connections.toml [dev]; private key connections.toml [dev]',
+    });
+    expect(token.code, token.stderr).toBe(0);
+    expect(token.stderr).toBe('warning: --user bob is ignored: with a programmatic access token Snowflake takes the user from the token\n');
+    expect(JSON.parse(token.stdout)).toMatchObject({ user: 'ALICE', connection: { name: null, files: [], sources: { user: '--user', token: '--token-file' } } });
   });
 
   it.concurrent('SNOWFLAKE_HOST is refused like --host when it is plain http to another host', async () => {

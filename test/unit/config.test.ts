@@ -33,18 +33,25 @@ function resolveWith(flags: ConnectionFlags = {}, env: Record<string, string | u
 }
 
 describe('snowflakeHome (folder rule)', () => {
-  it('uses $SNOWFLAKE_HOME when set (with ~ expanded)', () => {
-    expect(snowflakeHome({ SNOWFLAKE_HOME: '/x/y' }, '/h', () => true)).toBe('/x/y');
-    expect(snowflakeHome({ SNOWFLAKE_HOME: '~/sf' }, '/h', () => true)).toBe(join('/h', 'sf'));
+  const at = (exists: (p: string) => boolean, platform: NodeJS.Platform = 'linux') => ({ homeDir: '/h', cwd: '/w', exists, platform });
+  it('uses $SNOWFLAKE_HOME when set and it exists (with ~ expanded; relative to the current folder)', () => {
+    expect(snowflakeHome({ SNOWFLAKE_HOME: '/x/y' }, at(() => true))).toBe('/x/y');
+    expect(snowflakeHome({ SNOWFLAKE_HOME: '~/sf' }, at(() => true))).toBe(join('/h', 'sf'));
+    expect(snowflakeHome({ SNOWFLAKE_HOME: 'rel' }, at(() => true))).toBe(join('/w', 'rel'));
+    expect(snowflakeHome({ SNOWFLAKE_HOME: '' }, at(() => true))).toBe('/w'); // Python's Path("") is "."
   });
-  it('uses ~/.snowflake when it exists', () => {
+  it('uses ~/.snowflake when SNOWFLAKE_HOME is unset and it exists', () => {
     const seen: string[] = [];
-    const got = snowflakeHome({}, '/h', (p) => (seen.push(p), p === join('/h', '.snowflake')));
+    const got = snowflakeHome({}, at((p) => (seen.push(p), p === join('/h', '.snowflake'))));
     expect(got).toBe(join('/h', '.snowflake'));
     expect(seen).toEqual([join('/h', '.snowflake')]);
   });
-  it('falls back to ~/.config/snowflake', () => {
-    expect(snowflakeHome({ SNOWFLAKE_HOME: '' }, '/h', () => false)).toBe(join('/h', '.config', 'snowflake'));
+  it('falls back to the platform folder (never to ~/.snowflake when SNOWFLAKE_HOME is set but missing)', () => {
+    expect(snowflakeHome({ SNOWFLAKE_HOME: '/missing' }, at((p) => p === join('/h', '.snowflake')))).toBe(join('/h', '.config', 'snowflake'));
+    expect(snowflakeHome({ XDG_CONFIG_HOME: '/xdg' }, at(() => false))).toBe('/xdg/snowflake');
+    expect(snowflakeHome({ XDG_CONFIG_HOME: '  ' }, at(() => false))).toBe(join('/h', '.config', 'snowflake'));
+    expect(snowflakeHome({}, at(() => false, 'darwin'))).toBe(join('/h', 'Library', 'Application Support', 'snowflake'));
+    expect(snowflakeHome({ LOCALAPPDATA: '/lad' }, at(() => false, 'win32'))).toBe(join('/lad', 'snowflake'));
   });
   it('resolveConnection follows the rule with a real home folder', async () => {
     await mkdir(join(home, '.snowflake'));
@@ -86,11 +93,13 @@ describe('which connection', () => {
     expect(conn.origins.account).toBe('config.toml [connections.prod]');
   });
 
-  it('default_connection_name in connections.toml is accepted; config.toml one wins', async () => {
+  it('default_connection_name counts only in config.toml (in connections.toml it is ignored)', async () => {
     await put(join(sfHome, 'connections.toml'), 'default_connection_name = "b"\n[a]\naccount = "A"\n[b]\naccount = "B"\n');
-    expect((await resolveWith()).account).toBe('B');
+    expect((await resolveWith()).name).toBeUndefined();
     await put(join(sfHome, 'config.toml'), 'default_connection_name = "a"\n');
-    expect((await resolveWith()).account).toBe('A');
+    const conn = await resolveWith();
+    expect(conn.account).toBe('A');
+    expect(conn.files).toEqual([join(sfHome, 'config.toml'), join(sfHome, 'connections.toml')]);
   });
 
   it('-c beats SNOWFLAKE_DEFAULT_CONNECTION_NAME beats default_connection_name beats [default]', async () => {
@@ -143,7 +152,7 @@ authenticator = "snowflake_jwt"
 unknown_key = 42
 `;
 
-  it('flag > env > connection file, per field', async () => {
+  it('flag > connection > generic variable, per field', async () => {
     await put(join(sfHome, 'connections.toml'), toml);
     const conn = await resolveWith(
       { connection: 'loader', account: 'flag-acct' },
@@ -151,19 +160,25 @@ unknown_key = 42
     );
     expect(conn).toMatchObject({
       account: 'flag-acct',
-      user: 'env-user',
-      role: 'ENV_ROLE',
+      user: 'file-user',
+      role: 'FILE_ROLE',
       host: 'file.example.com',
       warehouse: 'FILE_WH',
       authenticator: 'SNOWFLAKE_JWT',
     });
     expect(conn.origins).toMatchObject({
       account: '--account',
-      user: 'SNOWFLAKE_USER',
-      role: 'SNOWFLAKE_ROLE',
+      user: 'connections.toml [loader]',
+      role: 'connections.toml [loader]',
       host: 'connections.toml [loader]',
       warehouse: 'connections.toml [loader]',
     });
+    // the generic variables fill only what the connection leaves out
+    await put(join(sfHome, 'connections.toml'), '[loader]\naccount = "file-acct"\n');
+    const filled = await resolveWith({ connection: 'loader' }, { SNOWFLAKE_USER: 'env-user', SNOWFLAKE_ACCOUNT: 'env-acct', SNOWFLAKE_ROLE: '' });
+    expect(filled).toMatchObject({ account: 'file-acct', user: 'env-user' });
+    expect(filled.role).toBeUndefined();
+    expect(filled.origins.user).toBe('SNOWFLAKE_USER');
   });
 
   it('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> overrides a key of that connection only', async () => {
@@ -173,23 +188,27 @@ unknown_key = 42
     expect(conn.account).toBe('override-acct');
     expect(conn.origins.account).toBe('SNOWFLAKE_CONNECTIONS_LOADER_ACCOUNT');
     expect(conn.role).toBe('FILE_ROLE');
-    // generic env still beats the per-connection override
-    expect((await resolveWith({ connection: 'loader' }, { ...env, SNOWFLAKE_ACCOUNT: 'g' })).account).toBe('g');
+    // the per-connection override beats the generic variable
+    expect((await resolveWith({ connection: 'loader' }, { ...env, SNOWFLAKE_ACCOUNT: 'g' })).account).toBe('override-acct');
   });
 
-  it('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> can define a connection no file has', async () => {
-    const conn = await resolveWith(
-      { connection: 'ci' },
-      { SNOWFLAKE_CONNECTIONS_CI_ACCOUNT: 'ci-acct', SNOWFLAKE_CONNECTIONS_CI_PRIVATE_KEY_FILE: 'keys/ci.p8' },
-    );
-    expect(conn.name).toBe('ci');
-    expect(conn.configFile).toBeUndefined();
-    expect(conn.account).toBe('ci-acct');
-    expect(conn.privateKey).toEqual({
-      kind: 'file',
-      path: join(cwd, 'keys', 'ci.p8'),
-      origin: 'SNOWFLAKE_CONNECTIONS_CI_PRIVATE_KEY_FILE',
-    });
+  it('SNOWFLAKE_CONNECTIONS_<NAME>_<KEY> cannot define a connection no file has (as in snow); the hint says so', async () => {
+    const err = await sfauthRejectionOf(resolveWith({ connection: 'ci' }, { SNOWFLAKE_CONNECTIONS_CI_ACCOUNT: 'ci-acct' }));
+    expect(err.code).toBe('ERR_CONNECTION_NOT_FOUND');
+    expect(err.hint).toMatch(/SNOWFLAKE_CONNECTIONS_CI_\* variables only override a connection a file defines/);
+  });
+
+  it('SNOWFLAKE_CONNECTIONS (a whole connections.toml) replaces the files; no per-key overrides apply to it', async () => {
+    await put(join(sfHome, 'connections.toml'), '[ci]\naccount = "from-file"\n');
+    const env = { SNOWFLAKE_CONNECTIONS: '[ci]\naccount = "from-var"\nuser = "CI"\n', SNOWFLAKE_CONNECTIONS_CI_USER: 'IGNORED' };
+    const conn = await resolveWith({ connection: 'ci' }, env);
+    expect(conn).toMatchObject({ account: 'from-var', user: 'CI' });
+    expect(conn.origins.account).toBe('SNOWFLAKE_CONNECTIONS [ci]');
+    expect(conn.files).toEqual([]);
+    const bad = await sfauthRejectionOf(resolveWith({ connection: 'ci' }, { SNOWFLAKE_CONNECTIONS: '[ci\naccount = "SECRET"' }));
+    expect(bad.code).toBe('ERR_CONFIG_INVALID');
+    expect(bad.message).toMatch(/^invalid TOML in SNOWFLAKE_CONNECTIONS/);
+    expect(bad.message).not.toContain('SECRET');
   });
 
   it('requireValue names the flag, the variable and -c', async () => {
@@ -217,7 +236,7 @@ describe('private key', () => {
     expect(b.origins.privateKey).toBe('--private-key');
   });
 
-  it('order: flag > env FILE > env PATH > env RAW > connection file/path > connection raw', async () => {
+  it('order: flag > connection file/path > env FILE > env PATH > connection raw > env RAW', async () => {
     await put(
       join(sfHome, 'connections.toml'),
       '[default]\nprivate_key_raw = "-----BEGIN PRIVATE KEY-----\\nCONN\\n-----END PRIVATE KEY-----"\n' +
@@ -229,14 +248,24 @@ describe('private key', () => {
       SNOWFLAKE_PRIVATE_KEY_RAW: 'RAW-PEM',
     };
     expect((await resolveWith({ privateKey: 'f.p8' }, env)).privateKey).toMatchObject({ path: join(cwd, 'f.p8') });
+    // a key file from the variables beats the connection's raw key
     expect((await resolveWith({}, env)).privateKey).toMatchObject({ path: join(cwd, 'envfile.p8'), origin: 'SNOWFLAKE_PRIVATE_KEY_FILE' });
     const { SNOWFLAKE_PRIVATE_KEY_FILE: _f, ...noFile } = env;
     expect((await resolveWith({}, noFile)).privateKey).toMatchObject({ path: join(cwd, 'envpath.p8') });
+    // the connection's raw key beats the variable's
+    expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_RAW: 'RAW-PEM' })).privateKey).toMatchObject({ kind: 'raw', origin: 'connections.toml [default]' });
+    expect((await resolveWith({ connection: 'withfile' }, env)).privateKey).toMatchObject({ path: join(cwd, 'keys', 'p.p8') });
+    await put(join(sfHome, 'connections.toml'), '[other]\naccount = "x"\n');
     expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_RAW: 'RAW-PEM' })).privateKey).toEqual({
       kind: 'raw',
       pem: 'RAW-PEM',
       origin: 'SNOWFLAKE_PRIVATE_KEY_RAW',
     });
+    await put(
+      join(sfHome, 'connections.toml'),
+      '[default]\nprivate_key_raw = "-----BEGIN PRIVATE KEY-----\\nCONN\\n-----END PRIVATE KEY-----"\n' +
+        '[withfile]\nprivate_key_path = "keys/p.p8"\nprivate_key_raw = "ignored"\n',
+    );
     const fromConn = await resolveWith();
     expect(fromConn.privateKey).toEqual({
       kind: 'raw',
@@ -246,18 +275,18 @@ describe('private key', () => {
     expect(fromConn.origins.privateKey).toBe('connections.toml [default]');
     expect((await resolveWith({ connection: 'withfile' })).privateKey).toEqual({
       kind: 'file',
-      path: join(sfHome, 'keys', 'p.p8'),
+      path: join(cwd, 'keys', 'p.p8'),
       origin: 'connections.toml [withfile]',
     });
   });
 
-  it('config paths: ~ expanded, relative to the config folder; env/flag ~ expanded too', async () => {
+  it('config paths: ~ expanded, relative to the current folder (as snow opens them); env/flag ~ expanded too', async () => {
     await put(
       join(sfHome, 'connections.toml'),
       '[tilde]\nprivate_key_file = "~/.ssh/sf.p8"\n[rel]\nprivate_key_file = "../keys/k.p8"\n[abs]\nprivate_key_file = "/opt/k.p8"\n',
     );
     expect((await resolveWith({ connection: 'tilde' })).privateKey).toMatchObject({ path: join(home, '.ssh', 'sf.p8') });
-    expect((await resolveWith({ connection: 'rel' })).privateKey).toMatchObject({ path: join(root, 'keys', 'k.p8') });
+    expect((await resolveWith({ connection: 'rel' })).privateKey).toMatchObject({ path: join(root, 'keys', 'k.p8') }); // cwd is root/work
     expect((await resolveWith({ connection: 'abs' })).privateKey).toMatchObject({ path: '/opt/k.p8' });
     expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_FILE: '~/k.p8' })).privateKey).toMatchObject({
       path: join(home, 'k.p8'),
@@ -276,7 +305,7 @@ describe('passphrase', () => {
     expect((await resolveWith({ passphraseFile: join(cwd, 'p3') })).passphrase?.value.toString()).toBe(' spaced ');
   });
 
-  it('order: file > PRIVATE_KEY_PASSPHRASE > SNOWFLAKE_PRIVATE_KEY_PASSPHRASE > connection pwd > passphrase', async () => {
+  it('order: file > PRIVATE_KEY_PASSPHRASE > SNOWFLAKE_PRIVATE_KEY_PASSPHRASE > the connection (of its two aliases, the later)', async () => {
     await put(
       join(sfHome, 'connections.toml'),
       '[default]\nprivate_key_file_pwd = "conn-pwd"\nprivate_key_passphrase = "conn-pass"\n[b]\nprivate_key_passphrase = "b-pass"\n',
@@ -286,7 +315,9 @@ describe('passphrase', () => {
     expect((await resolveWith({ passphraseFile: 'pf' }, env)).passphrase?.value.toString()).toBe('file-pass');
     expect((await resolveWith({}, env)).passphrase).toEqual({ value: Buffer.from('env1'), origin: 'PRIVATE_KEY_PASSPHRASE' });
     expect((await resolveWith({}, { SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'env2' })).passphrase?.value.toString()).toBe('env2');
-    expect((await resolveWith()).passphrase).toEqual({ value: Buffer.from('conn-pwd'), origin: 'connections.toml [default]' });
+    expect((await resolveWith()).passphrase).toEqual({ value: Buffer.from('conn-pass'), origin: 'connections.toml [default]' });
+    // set but empty is an (empty) passphrase, not "unset"
+    expect((await resolveWith({}, { PRIVATE_KEY_PASSPHRASE: '' })).passphrase).toEqual({ value: Buffer.alloc(0), origin: 'PRIVATE_KEY_PASSPHRASE' });
     expect((await resolveWith({ connection: 'b' })).passphrase?.value.toString()).toBe('b-pass');
   });
 
@@ -300,22 +331,25 @@ describe('passphrase', () => {
 });
 
 describe('token', () => {
-  it('--token-file (trimmed) > SNOWFLAKE_TOKEN > connection token > token_file_path', async () => {
+  it('--token-file (trimmed) > connection token > token_file_path > SNOWFLAKE_TOKEN > SNOWFLAKE_TOKEN_FILE_PATH', async () => {
     await put(join(cwd, 'tok'), '  file-token \n');
     await put(join(sfHome, 'pat.txt'), 'path-token\n');
+    await put(join(cwd, 'pat.txt'), 'path-token\n');
     await put(
       join(sfHome, 'connections.toml'),
       '[default]\ntoken = "conn-token"\ntoken_file_path = "pat.txt"\n[viafile]\ntoken_file_path = "pat.txt"\nauthenticator = "programmatic_access_token"\n',
     );
     const env = { SNOWFLAKE_TOKEN: 'env-token' };
     expect((await resolveWith({ tokenFile: 'tok' }, env)).token).toEqual({ value: 'file-token', origin: '--token-file' });
-    expect((await resolveWith({}, env)).token).toEqual({ value: 'env-token', origin: 'SNOWFLAKE_TOKEN' });
-    expect((await resolveWith()).token?.value).toBe('conn-token');
-    const viaFile = await resolveWith({ connection: 'viafile' });
+    expect((await resolveWith({}, env)).token).toEqual({ value: 'conn-token', origin: 'connections.toml [default]' });
+    const viaFile = await resolveWith({ connection: 'viafile' }, env);
     expect(viaFile.token?.value).toBe('path-token');
     expect(viaFile.authenticator).toBe('PROGRAMMATIC_ACCESS_TOKEN');
     expect(viaFile.tokenType).toBe('pat');
     expect(viaFile.origins.tokenType).toBe('connections.toml [viafile]');
+    await put(join(sfHome, 'connections.toml'), '[other]\naccount = "x"\n');
+    expect((await resolveWith({}, env)).token).toEqual({ value: 'env-token', origin: 'SNOWFLAKE_TOKEN' });
+    expect((await resolveWith({}, { SNOWFLAKE_TOKEN_FILE_PATH: join(sfHome, 'pat.txt') })).token).toEqual({ value: 'path-token', origin: 'SNOWFLAKE_TOKEN_FILE_PATH' });
   });
 
   it('token type: --token-type, else from authenticator, else undefined', async () => {
@@ -338,6 +372,7 @@ describe('token', () => {
     expect(empty.exitCode).toBe(2);
     expect(empty.code).toBe('ERR_TOKEN_EMPTY');
     expect((await sfauthRejectionOf(resolveWith({}, { SNOWFLAKE_TOKEN: '  ' }))).code).toBe('ERR_TOKEN_EMPTY');
+    expect((await resolveWith({}, { SNOWFLAKE_TOKEN: '' })).token).toBeUndefined(); // generic variables: empty is unset
     const missing = await sfauthRejectionOf(resolveWith({ tokenFile: 'gone' }));
     expect(missing.code).toBe('ERR_FILE_NOT_FOUND');
     expect(missing.message).toContain('--token-file');
@@ -346,23 +381,43 @@ describe('token', () => {
 });
 
 describe('config file checks', () => {
-  it('warns when a file with secrets is readable by others, without the secret', async () => {
+  it('a used config file that others can read or write is refused (exit 2), without the secret', async () => {
     const path = await put(join(sfHome, 'connections.toml'), '[default]\naccount = "a"\ntoken = "TOPSECRET-123"\n', 0o644);
-    const conn = await resolveWith();
-    expect(conn.warnings).toHaveLength(1);
-    expect(conn.warnings[0]).toBe(`connections.toml is readable by others (mode 0644) and holds secrets; run chmod 0600 ${path}`);
-    expect(JSON.stringify(conn.warnings)).not.toContain('TOPSECRET');
-    expect(JSON.stringify(conn.origins)).not.toContain('TOPSECRET');
+    const err = await sfauthRejectionOf(resolveWith());
+    expect(err.code).toBe('ERR_CONFIG_PERMISSIONS');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toBe(`${path} is readable by others (mode 0644); the Snowflake CLI refuses such a config file, and so does sfauth`);
+    expect(err.hint).toBe(`run chmod 0600 ${path}`);
+    expect(JSON.stringify(err)).not.toContain('TOPSECRET');
   });
 
-  it('group-readable counts; 0600 or no secrets means no warning', async () => {
+  it('group-readable or -writable counts, secrets or not; 0600 and 0700 pass', async () => {
     const path = join(sfHome, 'connections.toml');
-    await put(path, '[default]\nprivate_key_file_pwd = "x"\n', 0o640);
-    expect((await resolveWith()).warnings[0]).toContain('readable by its group (mode 0640)');
-    await put(path, '[default]\nprivate_key_file_pwd = "x"\n', 0o600);
-    expect((await resolveWith()).warnings).toEqual([]);
-    await put(path, '[default]\naccount = "a"\nprivate_key_file = "k.p8"\n', 0o644);
-    expect((await resolveWith()).warnings).toEqual([]);
+    for (const [mode, words] of [[0o640, 'readable by its group (mode 0640)'], [0o620, 'writable by its group (mode 0620)'], [0o606, 'writable by others (mode 0606)']] as const) {
+      await put(path, '[default]\naccount = "a"\n', mode);
+      expect((await sfauthRejectionOf(resolveWith())).message, String(mode)).toContain(words);
+    }
+    for (const mode of [0o600, 0o400, 0o700]) {
+      await put(path, '[default]\naccount = "a"\n', mode);
+      expect((await resolveWith()).warnings).toEqual([]);
+    }
+  });
+
+  it('only files whose content is used are checked', async () => {
+    await put(join(sfHome, 'connections.toml'), '[other]\naccount = "a"\n', 0o644);
+    const conn = await resolveWith({ account: 'x' });
+    expect(conn.name).toBeUndefined();
+    expect(conn.files).toEqual([]);
+    expect((await sfauthRejectionOf(resolveWith({ connection: 'other' }))).code).toBe('ERR_CONFIG_PERMISSIONS');
+  });
+
+  it('SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION lets a readable file through with a warning; writable never', async () => {
+    const path = join(sfHome, 'connections.toml');
+    await put(path, '[default]\naccount = "a"\n', 0o644);
+    const conn = await resolveWith({}, { SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION: 'true' });
+    expect(conn.warnings).toEqual([`${path} is readable by others (mode 0644); allowed by SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION`]);
+    await put(path, '[default]\naccount = "a"\n', 0o664);
+    expect((await sfauthRejectionOf(resolveWith({}, { SF_SKIP_TOKEN_FILE_PERMISSIONS_VERIFICATION: 'true' }))).code).toBe('ERR_CONFIG_PERMISSIONS');
   });
 
   it('malformed TOML is ERR_CONFIG_INVALID with the file and line, no code excerpt', async () => {

@@ -1,0 +1,106 @@
+/**
+ * `sfauth completion`: the bash script loaded into a real bash and asked for completions the way
+ * bash's completion machinery asks (COMP_WORDS / COMP_CWORD), connection names read from the
+ * config at completion time; the zsh script is the bash one behind zsh's bashcompinit; the fish
+ * script's lines are checked for every command and flag. (This machine has no zsh or fish to run
+ * them in; bash is always there.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { BIN, baseEnv, runCli, tempDir } from '../support/cli.js';
+
+const tmp = tempDir('sfauth-completion-');
+afterAll(() => tmp.cleanup());
+let env: Record<string, string>;
+
+beforeAll(() => {
+  const bin = join(tmp.dir, 'bin');
+  mkdirSync(bin);
+  symlinkSync(BIN, join(bin, 'sfauth'));
+  const sfHome = join(tmp.dir, 'sf');
+  mkdirSync(sfHome);
+  writeFileSync(join(sfHome, 'connections.toml'), '[loader]\naccount = "a"\n[legacy-ci]\naccount = "b"\n[prod]\naccount = "c"\n', { mode: 0o600 });
+  writeFileSync(join(tmp.dir, 'rsa_key.p8'), 'x');
+  writeFileSync(join(tmp.dir, 'rsa_key.pub'), 'x');
+  env = baseEnv({ PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH}`, SNOWFLAKE_HOME: sfHome, HOME: tmp.dir });
+});
+
+/** What bash offers for the words typed so far (the last one is being completed). */
+function complete(line: string): string[] {
+  const words = line.split(' ');
+  const script = `source <(sfauth completion bash)
+COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}
+_sfauth
+printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { cwd: tmp.dir, env, encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stderr).toBe('');
+  return r.stdout.split('\n').filter(Boolean).sort();
+}
+
+describe('bash', () => {
+  it('completes commands, then each command\'s flags', () => {
+    expect(complete('sfauth te')).toEqual(['test-connection']);
+    expect(complete('sfauth ')).toEqual(
+      ['--help', '--no-color', '--version', 'completion', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'rotate', 'sql', 'status', 'test-connection'].sort(),
+    );
+    expect(complete('sfauth keygen --c')).toEqual(['--curve']);
+    expect(complete('sfauth jwt --a')).toEqual(['--account', '--alg']);
+    expect(complete('sfauth rotate --ap')).toEqual(['--apply']);
+  });
+
+  it('completes connection names from the config, values of fixed flags, and files', () => {
+    expect(complete('sfauth test-connection -c ')).toEqual(['legacy-ci', 'loader', 'prod']);
+    expect(complete('sfauth status --connection l')).toEqual(['legacy-ci', 'loader']);
+    expect(complete('sfauth keygen --type ')).toEqual(['ec', 'rsa']);
+    expect(complete('sfauth pg-token --format e')).toEqual(['env']);
+    expect(complete('sfauth jwt --alg RS')).toEqual(['RS256', 'RS384', 'RS512']);
+    expect(complete('sfauth jwt --private-key rsa')).toEqual(['rsa_key.p8', 'rsa_key.pub']);
+    expect(complete('sfauth fingerprint rsa_key.p')).toEqual(['rsa_key.p8', 'rsa_key.pub']);
+    expect(complete('sfauth completion ')).toEqual(['bash', 'fish', 'zsh']);
+  });
+
+  it('a broken config gives no names, and no noise', () => {
+    const broken = join(tmp.dir, 'broken');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'connections.toml'), '[loader\n', { mode: 0o600 });
+    const r = runCli(['completion', '--list-connections'], { env: { SNOWFLAKE_HOME: broken } });
+    expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('zsh and fish scripts', () => {
+  it('zsh: the bash function behind bashcompinit', () => {
+    const r = runCli(['completion', 'zsh']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^autoload -U \+X bashcompinit && bashcompinit$/m);
+    expect(r.stdout).toMatch(/^complete -o filenames -F _sfauth sfauth$/m);
+    // the same function bash runs
+    expect(r.stdout.replace(/^#.*\n|^autoload.*\n/gm, '')).toBe(runCli(['completion', 'bash']).stdout.replace(/^#.*\n/gm, ''));
+  });
+
+  it('fish: every command, every visible flag, connection names and fixed values', () => {
+    const r = runCli(['completion', 'fish']);
+    expect(r.code).toBe(0);
+    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'rotate', 'pg-token', 'completion']) {
+      expect(r.stdout).toMatch(new RegExp(`^complete -c sfauth -n '__fish_use_subcommand' -a ${name} -d '`, 'm'));
+    }
+    expect(r.stdout).toContain("complete -c sfauth -n '__fish_seen_subcommand_from status' -s c -l connection -x -a '(sfauth completion --list-connections 2>/dev/null)'");
+    expect(r.stdout).toContain("complete -c sfauth -n '__fish_seen_subcommand_from keygen' -l type -x -a 'rsa ec'");
+    expect(r.stdout).toContain("complete -c sfauth -n '__fish_seen_subcommand_from jwt' -l private-key -r -F");
+    expect(r.stdout).not.toContain('private-key-file'); // hidden aliases stay hidden
+    // every line is a complete command or a comment, quotes balanced
+    for (const line of r.stdout.trim().split('\n')) {
+      expect(line).toMatch(/^(#|complete -c sfauth )/);
+      expect((line.replace(/\\'/g, '').match(/'/g) ?? []).length % 2).toBe(0);
+    }
+  });
+
+  it('an unknown shell: exit 2 with the ones there are', () => {
+    const r = runCli(['completion', 'powershell']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("sfauth: no completion for the shell 'powershell': bash, zsh or fish\nhint: e.g. source <(sfauth completion bash)\n");
+  });
+});
