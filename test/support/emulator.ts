@@ -119,6 +119,22 @@
  * statementHandle, message: "Statement executed successfully.", createdOn}`; cells are strings or null.
  * 422 bodies: `{code, message, sqlState, statementHandle, statementStatusUrl, requestId, createdOn}`.
  *
+ * ## Named key pairs (options `namedKeyPairs`, default on; rules in emulator/key-pairs.ts)
+ * - `SHOW USER KEY PAIRS [FOR USER <name>]` → columns `name, user_name, fingerprint, role_scope, status,
+ *   comment, created_on, created_by, last_used_on, expires_at, rotated_to`; times as the SQL API sends
+ *   timestamps (`<epoch s>.<ns>`, or text with `showTimeFormat: 'text'`); fingerprint `SHA256:…` (or
+ *   bare, `showFingerprint: 'bare'`); legacy slots as `PUBLIC_KEY_1/2` rows only with `showLegacySlots`.
+ * - `ALTER USER <u> ADD KEY PAIR <n> PUBLIC_KEY='…' [ROLE_RESTRICTION='r'] [DAYS_TO_EXPIRY=d] [COMMENT='c']`,
+ *   `ROTATE KEY PAIR <n> PUBLIC_KEY='…' [EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=h]`,
+ *   `MODIFY KEY PAIR <n> SET DISABLED = TRUE|FALSE [COMMENT='c']`, `REMOVE KEY PAIR <n>` → 200 `status`;
+ *   refusals are 422 with the emulator's own codes (KEY_PAIR_ERRORS: 003530 reserved name, 002002 name
+ *   taken, 003531 key already active, 003532 limit, 003533 role not granted, 003534 days, 003535 no such
+ *   pair, 003536 rotated-out pair, 003537 hours).
+ * - Authentication looks at the legacy slots and the ACTIVE pairs (not disabled, not expired); a pair
+ *   with a role restriction authenticates a POST only when its body's `role` is that role (else 401
+ *   `390144`, login failure `JWT_TOKEN_INVALID_ROLE_RESTRICTION`); success sets `last_used_on`.
+ * - `namedKeyPairs: false` is a server from before July 2026: every KEY PAIR statement is 422 `001003`.
+ *
  * ## Idempotence
  * A POST with a requestId whose statement already ran and `retry=true` gets the same answer (same
  * statementHandle) without running it again; the record has `replayed: true`. Reusing a requestId
@@ -143,7 +159,8 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { KeyRejected, parseAlterKeyBody, parseSetupKey, type ParsedPublicKey } from './emulator/keys.js';
 import { JWT_FAILURES, verifyKeypairJwt, type JwtFailureCode } from './emulator/jwt.js';
-import { parseStatement, SqlSyntaxError, StatementCountError, type SelectItem, type Statement } from './emulator/sql.js';
+import { parseStatement, SqlSyntaxError, StatementCountError, type KeyPairAction, type SelectItem, type Statement } from './emulator/sql.js';
+import { KEY_PAIR_ERRORS, KeyPairError, pairStatus, prunePairs, RESERVED_PAIR_NAMES, ROTATED_NAME, type KeyPairRules, type NamedPair, type PairStatus } from './emulator/key-pairs.js';
 import { formatSnowflakeTime } from './emulator/time.js';
 
 export { formatSnowflakeTime } from './emulator/time.js';
@@ -168,6 +185,46 @@ export interface EmulatorOptions {
   tls?: { cert: string; key: string };
   /** Listen on this port (default 0: any free port). */
   port?: number;
+  /** Named key pairs (July 2026); false: a server from before, where SHOW USER KEY PAIRS and the KEY PAIR forms are syntax errors. */
+  namedKeyPairs?: boolean;
+  /** Pairs per user, rotated-out ones included (default 10). */
+  keyPairLimit?: number;
+  /** Unconfirmed: SHOW's fingerprint as `SHA256:<b64>` (default) or bare base64. */
+  showFingerprint?: 'prefixed' | 'bare';
+  /** Unconfirmed: SHOW also lists the legacy slots as PUBLIC_KEY_1 / PUBLIC_KEY_2 (default false). */
+  showLegacySlots?: boolean;
+  /** SHOW's time columns as the SQL API sends timestamps (epoch seconds with nanoseconds, default) or as text. */
+  showTimeFormat?: 'epoch' | 'text';
+  /** Unconfirmed: a pair rotated out with 0 hours of grace is listed as DISABLED (default) or not at all. */
+  rotatedOutAtZeroGrace?: KeyPairRules['rotatedOutAtZeroGrace'];
+  /** Unconfirmed: ROTATE restarts the expiry from DAYS_TO_EXPIRY (default) or keeps the old time. */
+  rotateExpiry?: KeyPairRules['rotateExpiry'];
+}
+
+export interface KeyPairInit {
+  roleRestriction?: string;
+  daysToExpiry?: number;
+  comment?: string;
+  disabled?: boolean;
+  createdOn?: Date;
+  /** Override the expiry (server time), e.g. in the past for an EXPIRED pair. */
+  expiresAt?: Date | null;
+  /** Make it a rotated-out pair: the name it was rotated to. */
+  rotatedTo?: string;
+  lastUsedOn?: Date | null;
+}
+
+export interface KeyPairView {
+  name: string;
+  fingerprint: string;
+  publicKey: string;
+  status: PairStatus;
+  roleScope: string | null;
+  comment: string | null;
+  createdOn: Date;
+  lastUsedOn: Date | null;
+  expiresAt: Date | null;
+  rotatedTo: string | null;
 }
 
 export interface SlotState {
@@ -290,6 +347,10 @@ export interface Emulator {
   addPostgresInstance(name: string, opts?: { caseSensitive?: boolean; users?: string[]; allowedUsers?: string[] }): void;
   /** Set or clear a slot behind the API's back (e.g. another admin's change). */
   setKey(loginName: string, slot: 1 | 2, key: PublicKeyInput | null, opts?: { lastSet?: Date | null; delayMs?: number }): void;
+  /** Add a named key pair behind the API's back (no checks but the reserved names). */
+  addKeyPair(loginName: string, name: string, key: PublicKeyInput, init?: KeyPairInit): void;
+  /** The user's named key pairs as SHOW would list them now. */
+  keyPairs(loginName: string): KeyPairView[];
   injectFault(fault: Fault): void;
   /** Faults still queued (with their remaining `times`). */
   pendingFaults(): Fault[];
@@ -324,6 +385,7 @@ interface User {
   roles: Set<string>;
   slots: { 1: Slot | null; 2: Slot | null };
   manages: Set<string>; // logins, or '*'
+  pairs: NamedPair[];
 }
 
 interface Answer {
@@ -384,6 +446,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let jwtErrors = options.jwtErrors ?? 'specific';
   const propagationDelayMs = options.propagationDelayMs ?? 0;
   const tzOffset = options.timeZoneOffsetMinutes ?? -480;
+  const namedKeyPairs = options.namedKeyPairs ?? true;
+  const rules: KeyPairRules = {
+    limit: options.keyPairLimit ?? 10,
+    rotatedOutAtZeroGrace: options.rotatedOutAtZeroGrace ?? 'disabled',
+    rotateExpiry: options.rotateExpiry ?? 'restart',
+  };
 
   const users = new Map<string, User>(); // by NAME
   const oauth = new Map<string, { login: string; expired: boolean }>();
@@ -569,10 +637,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           const u = findByLogin(login);
           if (!u) return [];
           const t = Date.now();
-          return ([1, 2] as const).flatMap((slot) => {
+          const slots = ([1, 2] as const).flatMap((slot) => {
             const s = u.slots[slot];
             return s && s.usableAt <= t ? [{ slot, key: s.key }] : [];
           });
+          // Authentication looks at the legacy slots and the ACTIVE named pairs.
+          u.pairs = prunePairs(u.pairs, nowMs());
+          const pairs = namedKeyPairs ? u.pairs.filter((p) => pairStatus(p, nowMs()) === 'ACTIVE' && p.usableAt <= t).map((p) => ({ pair: p.name, key: p.key })) : [];
+          return [...slots, ...pairs];
         },
       });
       if (result.header && result.payload) rec.jwt = { header: result.header, payload: result.payload };
@@ -581,7 +653,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return fail(result.code, result.detail, { login: result.login, fingerprint: result.fingerprint });
       }
       rec.login = result.login;
-      return { ok: true, user: findByLogin(result.login)!, fingerprint: result.fingerprint };
+      const user = findByLogin(result.login)!;
+      if (result.pair) {
+        const pair = user.pairs.find((p) => p.name === result.pair)!;
+        // A role-restricted pair authenticates only when the request asks for that role.
+        const body = rec.body as { role?: unknown } | undefined;
+        const asked = rec.method === 'POST' && body && typeof body.role === 'string' ? roleName(body.role) : undefined;
+        if (pair.roleScope !== null && rec.method === 'POST' && asked !== pair.roleScope) {
+          const uuid = randomUUID();
+          loginFailures.push({
+            uuid,
+            code: '390144',
+            error: 'JWT_TOKEN_INVALID_ROLE_RESTRICTION',
+            detail: `key pair ${pair.name} is restricted to role ${pair.roleScope}; the request asked for ${asked ?? 'no role'}`,
+            tokenType: type,
+            login: user.login,
+            fingerprint: result.fingerprint,
+            at: now(),
+          });
+          return { ok: false, code: '390144', message: authFailureMessage('390144', uuid) };
+        }
+        pair.lastUsedOn = now();
+      }
+      return { ok: true, user, fingerprint: result.fingerprint };
     }
     if (type === 'OAUTH') {
       const entry = oauth.get(token);
@@ -672,6 +766,147 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           for (const slot of slots) target.slots[slot] = null;
         }
         return { columns: ['status'], rows: [[OK_MESSAGE]] };
+      }
+      case 'show-key-pairs': {
+        if (!namedKeyPairs) throw keyPairsUnavailable();
+        const name = stmt.user ?? ctx.user.name;
+        const target = users.get(name);
+        if (!target || !canManage(ctx.user, target)) throw userNotFound(name);
+        return showKeyPairs(target);
+      }
+      case 'key-pair': {
+        if (!namedKeyPairs) throw keyPairsUnavailable();
+        const target = users.get(stmt.user);
+        if (!target) {
+          if (stmt.ifExists) return { columns: ['status'], rows: [[OK_MESSAGE]] };
+          throw userNotFound(stmt.user);
+        }
+        if (!canManage(ctx.user, target)) {
+          throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${stmt.user}'`);
+        }
+        try {
+          applyKeyPairAction(target, stmt.action, ctx.user);
+        } catch (e) {
+          if (e instanceof KeyPairError) throw new StatementError(e.code, e.sqlState, e.message);
+          throw e;
+        }
+        return { columns: ['status'], rows: [[OK_MESSAGE]] };
+      }
+    }
+  }
+
+  function keyPairsUnavailable(): StatementError {
+    // A server from before July 2026 does not know the statement.
+    return new StatementError('001003', '42000', "SQL compilation error:\nsyntax error line 1 at position 5 unexpected 'USER'.");
+  }
+
+  /** SHOW USER KEY PAIRS rows (rotated-out pairs until they expire; legacy slots if so configured). */
+  function showKeyPairs(u: User): { columns: string[]; rows: Array<Array<string | null>> } {
+    u.pairs = prunePairs(u.pairs, nowMs());
+    const time = (d: Date | null): string | null =>
+      d === null ? null : options.showTimeFormat === 'text' ? formatSnowflakeTime(d, tzOffset) : `${Math.floor(d.getTime() / 1000)}.${String(d.getTime() % 1000).padStart(3, '0')}000000`;
+    const fp = (f: string) => (options.showFingerprint === 'bare' ? f.replace(/^SHA256:/, '') : f);
+    const rows: Array<Array<string | null>> = [];
+    if (options.showLegacySlots) {
+      for (const slot of [1, 2] as const) {
+        const st = u.slots[slot];
+        if (st) rows.push([`PUBLIC_KEY_${slot}`, u.name, fp(st.key.fingerprint), null, 'ACTIVE', null, time(st.lastSetTime), u.name, null, null, null]);
+      }
+    }
+    for (const p of u.pairs) {
+      rows.push([p.name, u.name, fp(p.key.fingerprint), p.roleScope, pairStatus(p, nowMs()), p.comment, time(p.createdOn), p.createdBy, time(p.lastUsedOn), time(p.expiresAt), p.rotatedTo]);
+    }
+    const columns = ['name', 'user_name', 'fingerprint', 'role_scope', 'status', 'comment', 'created_on', 'created_by', 'last_used_on', 'expires_at', 'rotated_to'];
+    return { columns, rows };
+  }
+
+  /** The fingerprints a new key may not repeat: the legacy slots and the ACTIVE pairs. */
+  function activeKeyHolder(u: User, fingerprint: string): string | undefined {
+    for (const slot of [1, 2] as const) if (u.slots[slot]?.key.fingerprint === fingerprint) return `RSA_PUBLIC_KEY${slot === 2 ? '_2' : ''}`;
+    const pair = u.pairs.find((p) => p.key.fingerprint === fingerprint && pairStatus(p, nowMs()) === 'ACTIVE');
+    return pair ? `key pair ${pair.name}` : undefined;
+  }
+
+  function applyKeyPairAction(u: User, action: KeyPairAction, actor: User): void {
+    u.pairs = prunePairs(u.pairs, nowMs());
+    const name = action.name;
+    if (RESERVED_PAIR_NAMES.has(name.toUpperCase())) throw KEY_PAIR_ERRORS.reserved(name);
+    const find = () => u.pairs.find((p) => p.name === name);
+    const newKey = (body: string) => {
+      try {
+        return parseAlterKeyBody(body);
+      } catch (e) {
+        if (e instanceof KeyRejected) throw new StatementError('100133', '22023', `SQL execution error: New public key rejected by current policy. Reason: '${e.reason}'.`);
+        throw e;
+      }
+    };
+    switch (action.op) {
+      case 'add': {
+        if (find()) throw KEY_PAIR_ERRORS.exists(name);
+        if (u.pairs.length >= rules.limit) throw KEY_PAIR_ERRORS.limit(u.name, rules.limit);
+        if (action.daysToExpiry !== undefined && action.daysToExpiry < 1) throw KEY_PAIR_ERRORS.days();
+        const role = action.roleRestriction === undefined ? null : roleName(action.roleRestriction);
+        if (role !== null && !u.roles.has(role)) throw KEY_PAIR_ERRORS.roleNotGranted(role, u.name);
+        const key = newKey(action.publicKey);
+        const holder = activeKeyHolder(u, key.fingerprint);
+        if (holder) throw KEY_PAIR_ERRORS.duplicateKey(holder);
+        const created = now();
+        u.pairs.push({
+          name,
+          key,
+          roleScope: role,
+          disabled: false,
+          comment: action.comment ?? null,
+          createdOn: created,
+          createdBy: actor.name,
+          lastUsedOn: null,
+          expiresAt: action.daysToExpiry ? new Date(created.getTime() + action.daysToExpiry * 86_400_000) : null,
+          daysToExpiry: action.daysToExpiry ?? null,
+          rotatedTo: null,
+          usableAt: Date.now() + propagationDelayMs,
+        });
+        return;
+      }
+      case 'rotate': {
+        const pair = find();
+        if (!pair) {
+          if (ROTATED_NAME.test(name) && u.pairs.some((p) => p.name === name)) throw KEY_PAIR_ERRORS.rotatedOut(name);
+          throw KEY_PAIR_ERRORS.unknown(name, u.name);
+        }
+        if (pair.rotatedTo !== null) throw KEY_PAIR_ERRORS.rotatedOut(name);
+        if (u.pairs.length >= rules.limit) throw KEY_PAIR_ERRORS.limit(u.name, rules.limit);
+        const at = nowMs();
+        const hoursLeft = pair.expiresAt ? Math.max(0, Math.floor((pair.expiresAt.getTime() - at) / 3_600_000)) : null;
+        const hours = action.expireAfterHours ?? Math.min(24, hoursLeft ?? 24);
+        if (hours < 0 || (hoursLeft !== null && hours > hoursLeft)) throw KEY_PAIR_ERRORS.hours(hoursLeft);
+        const key = newKey(action.publicKey);
+        const holder = activeKeyHolder(u, key.fingerprint);
+        if (holder) throw KEY_PAIR_ERRORS.duplicateKey(holder);
+        const tombstone: NamedPair = { ...pair, name: `${name}_ROTATED_${at}`, rotatedTo: name, expiresAt: new Date(at + hours * 3_600_000), disabled: hours === 0 };
+        const created = new Date(at);
+        Object.assign(pair, {
+          key,
+          createdOn: created,
+          createdBy: actor.name,
+          lastUsedOn: null,
+          expiresAt: rules.rotateExpiry === 'restart' && pair.daysToExpiry ? new Date(at + pair.daysToExpiry * 86_400_000) : pair.expiresAt,
+          usableAt: Date.now() + propagationDelayMs,
+        });
+        if (!(hours === 0 && rules.rotatedOutAtZeroGrace === 'unlisted')) u.pairs.splice(u.pairs.indexOf(pair), 0, tombstone);
+        return;
+      }
+      case 'modify': {
+        const pair = find();
+        if (!pair) throw KEY_PAIR_ERRORS.unknown(name, u.name);
+        if (action.disabled !== undefined) pair.disabled = action.disabled;
+        if (action.comment !== undefined) pair.comment = action.comment;
+        return;
+      }
+      case 'remove': {
+        const pair = find();
+        if (!pair) throw KEY_PAIR_ERRORS.unknown(name, u.name);
+        u.pairs.splice(u.pairs.indexOf(pair), 1);
+        return;
       }
     }
   }
@@ -1057,6 +1292,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           2: init.rsaPublicKey2 ? makeSlot(init.rsaPublicKey2, init.lastSet2, 0) : null,
         },
         manages: new Set(),
+        pairs: [],
       });
     },
     user(loginName) {
@@ -1084,6 +1320,42 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     setKey(loginName, slot, key, opts = {}) {
       const u = mustUser(loginName);
       u.slots[slot] = key === null ? null : makeSlot(key, opts.lastSet, opts.delayMs ?? 0);
+    },
+    addKeyPair(loginName, name, key, init = {}) {
+      const u = mustUser(loginName);
+      const pairName = identName(name);
+      if (RESERVED_PAIR_NAMES.has(pairName.toUpperCase())) throw new Error(`emulator: ${pairName} is reserved`);
+      const created = init.createdOn ?? now();
+      u.pairs.push({
+        name: pairName,
+        key: parseSetupKey(key),
+        roleScope: init.roleRestriction ? roleName(init.roleRestriction) : null,
+        disabled: init.disabled ?? false,
+        comment: init.comment ?? null,
+        createdOn: created,
+        createdBy: u.name,
+        lastUsedOn: init.lastUsedOn ?? null,
+        expiresAt: init.expiresAt !== undefined ? init.expiresAt : init.daysToExpiry ? new Date(created.getTime() + init.daysToExpiry * 86_400_000) : null,
+        daysToExpiry: init.daysToExpiry ?? null,
+        rotatedTo: init.rotatedTo ?? null,
+        usableAt: 0,
+      });
+    },
+    keyPairs(loginName) {
+      const u = mustUser(loginName);
+      u.pairs = prunePairs(u.pairs, nowMs());
+      return u.pairs.map((p) => ({
+        name: p.name,
+        fingerprint: p.key.fingerprint,
+        publicKey: p.key.body,
+        status: pairStatus(p, nowMs()),
+        roleScope: p.roleScope,
+        comment: p.comment,
+        createdOn: p.createdOn,
+        lastUsedOn: p.lastUsedOn,
+        expiresAt: p.expiresAt,
+        rotatedTo: p.rotatedTo,
+      }));
     },
     injectFault(fault) {
       faults.push({ fault, left: fault.times ?? 1 });

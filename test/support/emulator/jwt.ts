@@ -20,7 +20,9 @@ export const JWT_FAILURES = {
 export type JwtFailureCode = keyof typeof JWT_FAILURES;
 
 export interface JwtKeyCandidate {
-  slot: 1 | 2;
+  /** A legacy slot, or a named key pair. */
+  slot?: 1 | 2;
+  pair?: string;
   key: ParsedPublicKey;
 }
 
@@ -36,7 +38,7 @@ export interface JwtContext {
 }
 
 export type JwtResult =
-  | { ok: true; login: string; slot: 1 | 2; fingerprint: string; header: Record<string, unknown>; payload: Record<string, unknown> }
+  | { ok: true; login: string; slot?: 1 | 2; pair?: string; fingerprint: string; header: Record<string, unknown>; payload: Record<string, unknown> }
   | {
       ok: false;
       code: JwtFailureCode;
@@ -160,6 +162,6 @@ export function verifyKeypairJwt(token: string, ctx: JwtContext): JwtResult {
   } catch {
     good = false;
   }
-  if (!good) return { ok: false, code: '394306', detail: `signature does not verify with slot ${candidate.slot} key`, login, fingerprint, ...base };
-  return { ok: true, login, slot: candidate.slot, fingerprint, header, payload };
+  if (!good) return { ok: false, code: '394306', detail: `signature does not verify with ${candidate.pair ? `key pair ${candidate.pair}` : `slot ${candidate.slot} key`}`, login, fingerprint, ...base };
+  return { ok: true, login, ...(candidate.pair ? { pair: candidate.pair } : { slot: candidate.slot }), fingerprint, header, payload };
 }

@@ -158,7 +158,16 @@ export type RsaProperty = 'RSA_PUBLIC_KEY' | 'RSA_PUBLIC_KEY_2';
 export type Statement =
   | { kind: 'select'; items: SelectItem[] }
   | { kind: 'desc-user'; user: string }
-  | { kind: 'alter-user'; user: string; ifExists: boolean; set?: Array<{ prop: string; value: string; pos: number }>; unset?: Array<{ prop: string; pos: number }> };
+  | { kind: 'alter-user'; user: string; ifExists: boolean; set?: Array<{ prop: string; value: string; pos: number }>; unset?: Array<{ prop: string; pos: number }> }
+  | { kind: 'show-key-pairs'; user?: string }
+  | { kind: 'key-pair'; user: string; ifExists: boolean; action: KeyPairAction };
+
+/** `ALTER USER … ADD / ROTATE / MODIFY / REMOVE KEY PAIR <name> …` */
+export type KeyPairAction =
+  | { op: 'add'; name: string; publicKey: string; roleRestriction?: string; daysToExpiry?: number; comment?: string }
+  | { op: 'rotate'; name: string; publicKey: string; expireAfterHours?: number }
+  | { op: 'modify'; name: string; disabled?: boolean; comment?: string | null }
+  | { op: 'remove'; name: string };
 
 /** More than one statement in one request (the SQL API runs one unless told otherwise). */
 export class StatementCountError extends Error {
@@ -257,6 +266,11 @@ export function parseStatement(sql: string): Statement {
       ifExists = true;
     }
     const user = p.identifier();
+    if (p.isWord('ADD', 'ROTATE', 'MODIFY', 'REMOVE')) {
+      const action = parseKeyPairAction(p);
+      p.end();
+      return { kind: 'key-pair', user, ifExists, action };
+    }
     if (p.isWord('SET')) {
       p.word();
       const set: Array<{ prop: string; value: string; pos: number }> = [];
@@ -284,6 +298,20 @@ export function parseStatement(sql: string): Statement {
       return { kind: 'alter-user', user, ifExists, unset };
     }
     return p.fail();
+  }
+  if (p.isWord('SHOW')) {
+    p.word();
+    p.word('USER');
+    p.word('KEY');
+    p.word('PAIRS');
+    let user: string | undefined;
+    if (p.isWord('FOR')) {
+      p.word();
+      p.word('USER');
+      user = p.identifier();
+    }
+    p.end();
+    return { kind: 'show-key-pairs', user };
   }
   if (p.isWord('SELECT')) {
     p.word();
@@ -342,4 +370,61 @@ function parseItem(p: Parser): SelectItem {
 /** Snowflake's rendering of an identifier: plain if it may be, else double-quoted. */
 export function quoteIdent(name: string): string {
   return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `ADD | ROTATE | MODIFY | REMOVE KEY PAIR <name> …` after `ALTER USER <user>`. */
+function parseKeyPairAction(p: Parser): KeyPairAction {
+  const op = p.word('ADD', 'ROTATE', 'MODIFY', 'REMOVE');
+  p.word('KEY');
+  p.word('PAIR');
+  const name = p.identifier();
+  const props = (allowed: string[]): Map<string, { value: string; kind: 'string' | 'number' | 'word' }> => {
+    const found = new Map<string, { value: string; kind: 'string' | 'number' | 'word' }>();
+    while (p.peek()) {
+      if (p.isPunct(',')) p.punct(',');
+      const prop = p.word(...allowed);
+      if (found.has(prop)) p.fail();
+      p.punct('=');
+      const tok = p.peek();
+      if (tok?.t === 'string' || tok?.t === 'number' || tok?.t === 'word') {
+        p.i++;
+        found.set(prop, { value: tok.v, kind: tok.t });
+      } else p.fail();
+    }
+    return found;
+  };
+  const num = (v: { value: string; kind: string } | undefined): number | undefined => {
+    if (!v) return undefined;
+    if (v.kind !== 'number' || !/^\d+$/.test(v.value)) p.fail();
+    return Number(v.value);
+  };
+  const str = (v: { value: string; kind: string } | undefined): string | undefined => {
+    if (!v) return undefined;
+    if (v.kind !== 'string') p.fail();
+    return v.value;
+  };
+  switch (op) {
+    case 'ADD': {
+      const f = props(['PUBLIC_KEY', 'ROLE_RESTRICTION', 'DAYS_TO_EXPIRY', 'COMMENT']);
+      const publicKey = str(f.get('PUBLIC_KEY'));
+      if (publicKey === undefined) p.fail();
+      return { op: 'add', name, publicKey, roleRestriction: str(f.get('ROLE_RESTRICTION')), daysToExpiry: num(f.get('DAYS_TO_EXPIRY')), comment: str(f.get('COMMENT')) };
+    }
+    case 'ROTATE': {
+      const f = props(['PUBLIC_KEY', 'EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS']);
+      const publicKey = str(f.get('PUBLIC_KEY'));
+      if (publicKey === undefined) p.fail();
+      return { op: 'rotate', name, publicKey, expireAfterHours: num(f.get('EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS')) };
+    }
+    case 'MODIFY': {
+      p.word('SET');
+      const f = props(['DISABLED', 'COMMENT']);
+      if (f.size === 0) p.fail();
+      const disabled = f.get('DISABLED');
+      if (disabled && (disabled.kind !== 'word' || !['TRUE', 'FALSE'].includes(disabled.value))) p.fail();
+      return { op: 'modify', name, ...(disabled ? { disabled: disabled.value === 'TRUE' } : {}), ...(f.has('COMMENT') ? { comment: str(f.get('COMMENT')) } : {}) };
+    }
+    default:
+      return { op: 'remove', name };
+  }
 }
