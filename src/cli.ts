@@ -190,16 +190,18 @@ const specs: CommandSpec[] = [
   },
   {
     name: 'status',
-    summary: "show a user's two key slots: fingerprint, when set, age, and which local key matches",
+    summary: "every key registered on a user (legacy slots and named key pairs): fingerprint, status, age, expiry, which local key matches",
     examples: [
       'sfauth status -c loader',
       'sfauth status -c admin --target-user SVC_LOADER --json',
       'sfauth status -c loader --max-age 90d    # exit 1 when the key in use is older (monitoring)',
+      'sfauth status -c loader --expiring-within 14d    # exit 1 when an active key expires within 14 days',
     ],
     configure(cmd) {
       connectionOptions(cmd);
       cmd.option('--target-user <name>', 'the user to describe (default: the authenticating --user)');
       cmd.option('--max-age <duration>', 'exit 1 when the key in use is older than this (e.g. 90d)');
+      cmd.option('--expiring-within <duration>', 'exit 1 when an active key (the key in use first) expires within this (e.g. 14d)');
       jsonOption(cmd);
     },
     load: loaders.status!,

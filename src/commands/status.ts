@@ -1,53 +1,74 @@
 /**
- * `sfauth status`: a user's two key slots from `DESC USER` (fingerprint, when set, age) and which
- * one the local key matches; `--max-age` turns it into a monitoring check (exit 1 when the key in
- * use is older). The key in use is the slot holding the connection's private key; when the local
- * key is in neither slot (an admin looking at another user, or a token), the most recently set slot.
+ * `sfauth status`: every key registered on a user, legacy slots (DESC USER) and named key pairs (SHOW
+ * USER KEY PAIRS; rotated-out ones until they expire), with fingerprint, status, set or created time
+ * and age, expiry, role restriction, comment, last use, and which one the local key matches.
+ * `--max-age` and `--expiring-within` turn it into a monitoring check (exit 1). The key in use is the
+ * active key holding the connection's private key; else (an admin looking at another user, or a
+ * token) the most recently set or created active key.
  */
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { connectionReport, requireValue } from '../config/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sameFingerprint } from '../core/fingerprint.js';
-import { ageDays, ageSeconds, isOlderThan, keyInUse, pendingJournal, type KeyInUseReason } from '../core/rotation-plan.js';
+import { ageDays, ageSeconds, isOlderThan, pendingJournal } from '../core/rotation-plan.js';
 import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
 import { openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { accountForJwt } from '../core/account.js';
 import { findJournals, type FoundJournal } from '../rotate/journal.js';
 import { defaultKeyDir } from '../rotate/new-key.js';
-import { describeUser, type KeySlot } from '../snowflake/users.js';
+import { readUserKeys } from '../keys/read.js';
+import { expiringWithin, keyInUse, type KeyInUseReason } from '../keys/in-use.js';
+import { isActive, keyLabel, setTimeOf, type RegisteredKey } from '../keys/types.js';
 
 export interface StatusOptions extends SessionFlags {
   targetUser?: string;
   maxAge?: string;
+  expiringWithin?: string;
   json?: boolean;
 }
 
-export interface StatusSlot {
-  slot: Slot;
-  property: string;
-  fingerprint: string | null;
-  /** ISO 8601 when Snowflake's text could be read, else the text as shown; null for an empty slot or an unknown time. */
-  lastSetTime: string | null;
+interface KeyReportBase {
+  fingerprint: string;
+  status: 'ACTIVE' | 'EXPIRED' | 'DISABLED';
   ageDays: number | null;
   matchesLocalKey: boolean;
+  inUse: boolean;
 }
+
+export type KeyReport =
+  | (KeyReportBase & { kind: 'slot'; slot: Slot; property: string; setAt: string | null })
+  | (KeyReportBase & {
+      kind: 'pair';
+      name: string;
+      createdOn: string | null;
+      createdBy: string | null;
+      expiresAt: string | null;
+      roleRestriction: string | null;
+      comment: string | null;
+      lastUsedOn: string | null;
+      rotatedTo: string | null;
+    });
 
 export interface StatusResult {
   user: string;
   loginName: string | null;
   localKey: { fingerprint: string; path?: string } | null;
-  slots: StatusSlot[];
-  keyInUse: { slot: Slot | null; reason: KeyInUseReason; ageDays: number | null };
+  /** Every registered key: the set legacy slots, then the named pairs. */
+  keys: KeyReport[];
+  emptySlots: Slot[];
+  namedKeyPairs: { available: boolean; reason?: string };
+  keyInUse: { kind: 'slot' | 'pair' | null; slot?: Slot; name?: string; fingerprint: string | null; reason: KeyInUseReason; ageDays: number | null };
   maxAge?: { limit: string; ok: boolean };
+  expiringWithin?: { limit: string; ok: boolean; keys: string[] };
   /** An unfinished `sfauth rotate` of this user, found where rotate keeps its journal. */
   unfinishedRotation?: { journal: string; step: string; startedAt: string; newFingerprint: string };
 }
 
 /** "41 days", "3h 5m", or "unknown". */
-export function ageText(slot: Pick<KeySlot, 'lastSetTime'>, nowMs: number): string {
-  const s = ageSeconds(slot.lastSetTime, nowMs);
+export function ageText(key: { lastSetTime: Date | null }, nowMs: number): string {
+  const s = ageSeconds(key.lastSetTime, nowMs);
   return s === null ? 'unknown' : formatDuration(s);
 }
 
@@ -57,70 +78,72 @@ export function alignedTable(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** `2026-11-20 10:00:00Z`: a server time for the table. */
+const shortTime = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+function expiresText(key: RegisteredKey, nowMs: number): string {
+  if (key.kind === 'slot' || key.expiresAt === null) return '-';
+  const left = (key.expiresAt.getTime() - nowMs) / 1000;
+  return left <= 0 ? `expired ${shortTime(key.expiresAt)}` : `in ${formatDuration(left)}`;
+}
+
 export async function run(options: StatusOptions, ctx: CommandContext): Promise<number> {
   const maxAgeSeconds = options.maxAge !== undefined ? parseDuration(options.maxAge, '--max-age') : undefined;
+  const expiringSeconds = options.expiringWithin !== undefined ? parseDuration(options.expiringWithin, '--expiring-within') : undefined;
   const session = await openSession(options, ctx);
   const target = options.targetUser ?? userOrHint(session.connection);
   const localFingerprint = session.key ? session.identity.fingerprint : undefined;
 
-  const step = await ctx.progress.step(`Reading DESC USER ${target}`, { quiet: true });
-  let desc;
+  const step = await ctx.progress.step(`Reading the keys of ${target}`, { quiet: true });
+  let read;
   try {
-    desc = await describeUser(session.client, target);
+    read = await readUserKeys(session.client, target);
     step.succeed();
   } catch (err) {
-    step.fail(`Could not read DESC USER ${target}`);
+    step.fail(`Could not read the keys of ${target}`);
     throw err;
   }
+  const { description: desc, keys } = read;
 
   const now = ctx.now();
-  const inUse = keyInUse(desc.slots, localFingerprint);
-  const inUseSlot = inUse.slot === null ? undefined : desc.slots[inUse.slot - 1]!;
+  const inUse = keyInUse(keys, localFingerprint, now);
+  const inUseKey = inUse.key;
   const result: StatusResult = {
     user: desc.name ?? target,
     loginName: desc.loginName,
     localKey: localFingerprint ? { fingerprint: localFingerprint, ...(session.key?.path ? { path: session.key.path } : {}) } : null,
-    slots: desc.slots.map((s) => ({
-      slot: s.slot,
-      property: slotProperty(s.slot),
-      fingerprint: s.fingerprint,
-      lastSetTime: s.lastSetTime ? s.lastSetTime.toISOString() : s.lastSetTimeText,
-      ageDays: ageDays(s.lastSetTime, now),
-      matchesLocalKey: sameFingerprint(s.fingerprint, localFingerprint),
-    })),
-    keyInUse: { slot: inUse.slot, reason: inUse.reason, ageDays: inUseSlot ? ageDays(inUseSlot.lastSetTime, now) : null },
+    keys: keys.map((k) => report(k, now, localFingerprint, k === inUseKey)),
+    emptySlots: desc.slots.filter((s) => s.fingerprint === null).map((s) => s.slot),
+    namedKeyPairs: read.namedPairs.available ? { available: true } : { available: false, reason: read.namedPairs.why },
+    keyInUse: {
+      kind: inUseKey?.kind ?? null,
+      ...(inUseKey?.kind === 'slot' ? { slot: inUseKey.slot } : inUseKey?.kind === 'pair' ? { name: inUseKey.name } : {}),
+      fingerprint: inUseKey?.fingerprint ?? null,
+      reason: inUse.reason,
+      ageDays: inUseKey ? ageDays(setTimeOf(inUseKey), now) : null,
+    },
   };
   const pending = await unfinishedRotation(session, target, ctx);
   if (pending) {
     result.unfinishedRotation = { journal: pending.path, step: pending.journal.step, startedAt: pending.journal.createdAt, newFingerprint: pending.journal.newFingerprint };
   }
-  const tooOld = maxAgeSeconds !== undefined && (!inUseSlot || isOlderThan(inUseSlot.lastSetTime, maxAgeSeconds, now));
+  const tooOld = maxAgeSeconds !== undefined && (!inUseKey || isOlderThan(setTimeOf(inUseKey), maxAgeSeconds, now));
   if (maxAgeSeconds !== undefined) result.maxAge = { limit: options.maxAge!, ok: !tooOld };
+  const expiring = expiringSeconds !== undefined ? expiringWithin(keys, expiringSeconds, now) : [];
+  if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(keyLabel) };
 
   const out = ctx.out;
   if (out.json) {
     out.document({ ...result, connection: connectionReport(session.connection) });
   } else {
-    const rows = [['SLOT', 'PROPERTY', 'FINGERPRINT', 'LAST SET', 'AGE', 'LOCAL KEY']];
-    for (const s of desc.slots) {
-      const set = s.fingerprint !== null;
-      const local = !localFingerprint ? '-' : sameFingerprint(s.fingerprint, localFingerprint) ? 'matches' : 'no';
-      rows.push([
-        String(s.slot),
-        slotProperty(s.slot),
-        set ? s.fingerprint! : '(empty)',
-        set ? (s.lastSetTimeText ?? 'unknown') : '-',
-        set ? ageText(s, now) : '-',
-        set ? local + (inUse.slot === s.slot ? ' (in use)' : '') : '-',
-      ]);
-    }
-    out.line(`user ${result.user}${desc.loginName && desc.loginName !== result.user ? ` (login ${desc.loginName})` : ''}`);
-    for (const line of alignedTable(rows)) out.line(line);
+    printKeys(ctx, result, keys, desc.loginName, inUseKey, localFingerprint, now);
     const where = session.key?.path ? displayPath(session.key.path, ctx.cwd) : session.key?.label;
     if (localFingerprint && inUse.reason !== 'local-key') {
-      out.info(out.style.dim(`the local key${where ? ` (${where})` : ''} ${localFingerprint} is in neither slot`));
+      out.info(out.style.dim(`the local key${where ? ` (${where})` : ''} ${localFingerprint} is none of the active keys`));
     }
-    if (inUse.reason === 'newest') out.info(out.style.dim(`key in use: taken to be slot ${inUse.slot}, the most recently set`));
+    if (inUse.reason === 'newest' && inUseKey) out.info(out.style.dim(`key in use: taken to be ${keyLabel(inUseKey)}, the most recently set`));
+    if (!read.namedPairs.available) out.info(out.style.dim(`named key pairs: not available on this server (${read.namedPairs.why}); showing the legacy slots`));
   }
   if (pending && !out.json) {
     out.warn(
@@ -129,23 +152,106 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     );
   }
 
+  const rotateHint = `rotate it: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''}${options.targetUser ? ` --target-user ${options.targetUser}` : ''}${
+    inUseKey?.kind === 'pair' ? ` --key-pair ${inUseKey.name}` : ''
+  } --apply`;
   if (maxAgeSeconds !== undefined) {
     const limit = formatDuration(maxAgeSeconds);
     if (tooOld) {
-      const what = !inUseSlot
-        ? `${result.user} has no registered key`
-        : inUseSlot.lastSetTime === null
-          ? `the key in use (slot ${inUseSlot.slot}) was set at an unknown time`
-          : `the key in use (slot ${inUseSlot.slot}) is ${ageText(inUseSlot, now)} old, more than ${limit}`;
+      const set = inUseKey ? setTimeOf(inUseKey) : null;
+      const what = !inUseKey
+        ? `${result.user} has no active registered key`
+        : set === null
+          ? `the key in use (${keyLabel(inUseKey)}) was set at an unknown time`
+          : `the key in use (${keyLabel(inUseKey)}) is ${ageText({ lastSetTime: set }, now)} old, more than ${limit}`;
       throw new CheckFailedError('ERR_KEY_TOO_OLD', what, {
-        details: inUseSlot?.fingerprint ? [`fingerprint ${inUseSlot.fingerprint}`] : [],
-        hint: `rotate it: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''}${options.targetUser ? ` --target-user ${options.targetUser}` : ''} --apply`,
-        data: { slot: inUseSlot?.slot ?? null, ageDays: result.keyInUse.ageDays, maxAge: options.maxAge },
+        details: inUseKey ? [`fingerprint ${inUseKey.fingerprint}`] : [],
+        hint: rotateHint,
+        data: { ...keyRef(inUseKey), ageDays: result.keyInUse.ageDays, maxAge: options.maxAge },
       });
     }
-    if (!out.json) out.success(`the key in use (slot ${inUseSlot!.slot}) is ${ageText(inUseSlot!, now)} old, within ${limit}`);
+    if (!out.json) out.success(`the key in use (${keyLabel(inUseKey!)}) is ${ageText({ lastSetTime: setTimeOf(inUseKey!) }, now)} old, within ${limit}`);
+  }
+  if (expiringSeconds !== undefined) {
+    const limit = formatDuration(expiringSeconds);
+    if (expiring.length > 0) {
+      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey ? ' (in use)' : ''}: ${expiresText(k, now)} (${iso((k as { expiresAt: Date }).expiresAt)})`);
+      const first = expiring.includes(inUseKey!) ? inUseKey! : expiring[0]!;
+      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `the key in use (${keyLabel(first)})` : keyLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
+        details: lines,
+        hint: first.kind === 'pair' ? `rotate it before then: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''} --key-pair ${first.name} --apply` : rotateHint,
+        data: { keys: expiring.map((k) => ({ ...keyRef(k), expiresAt: iso((k as { expiresAt: Date | null }).expiresAt), inUse: k === inUseKey })), expiringWithin: options.expiringWithin },
+      });
+    }
+    if (!out.json) out.success(`no active key expires within ${limit}`);
   }
   return 0;
+}
+
+function keyRef(key: RegisteredKey | null): Record<string, unknown> {
+  if (!key) return { key: null };
+  return key.kind === 'slot' ? { kind: 'slot', slot: key.slot } : { kind: 'pair', name: key.name };
+}
+
+function report(k: RegisteredKey, now: number, local: string | undefined, inUse: boolean): KeyReport {
+  const base = {
+    fingerprint: k.fingerprint,
+    status: k.kind === 'slot' ? ('ACTIVE' as const) : k.status,
+    ageDays: ageDays(setTimeOf(k), now),
+    matchesLocalKey: sameFingerprint(k.fingerprint, local),
+    inUse,
+  };
+  if (k.kind === 'slot') return { kind: 'slot', slot: k.slot, property: slotProperty(k.slot), setAt: k.setAt ? k.setAt.toISOString() : k.setAtText, ...base };
+  return {
+    kind: 'pair',
+    name: k.name,
+    createdOn: iso(k.createdOn),
+    createdBy: k.createdBy,
+    expiresAt: iso(k.expiresAt),
+    roleRestriction: k.roleScope,
+    comment: k.comment,
+    lastUsedOn: iso(k.lastUsedOn),
+    rotatedTo: k.rotatedTo,
+    ...base,
+  };
+}
+
+function printKeys(
+  ctx: CommandContext,
+  result: StatusResult,
+  keys: RegisteredKey[],
+  loginName: string | null,
+  inUseKey: RegisteredKey | null,
+  local: string | undefined,
+  now: number,
+): void {
+  const out = ctx.out;
+  out.line(`user ${result.user}${loginName && loginName !== result.user ? ` (login ${loginName})` : ''}`);
+  const rows = [['KEY', 'FINGERPRINT', 'STATUS', 'SET', 'AGE', 'EXPIRES', 'LOCAL KEY']];
+  const slotRow = (slot: Slot) => {
+    const k = keys.find((x) => x.kind === 'slot' && x.slot === slot);
+    if (!k) return rows.push([`slot ${slot}`, '(empty)', '-', '-', '-', '-', '-']);
+    const s = k as Extract<RegisteredKey, { kind: 'slot' }>;
+    rows.push([`slot ${slot}`, s.fingerprint, 'active', s.setAtText ?? 'unknown', ageText({ lastSetTime: s.setAt }, now), '-', localText(k)]);
+  };
+  const localText = (k: RegisteredKey) => (!local ? '-' : sameFingerprint(k.fingerprint, local) ? 'matches' : 'no') + (k === inUseKey ? ' (in use)' : '');
+  slotRow(1);
+  slotRow(2);
+  const notes: string[] = [];
+  for (const k of keys) {
+    if (k.kind !== 'pair') continue;
+    const status = isActive(k, now) ? 'active' : k.status === 'ACTIVE' ? 'expired' : k.status.toLowerCase();
+    rows.push([`pair ${k.name}`, k.fingerprint, status, k.createdOn ? shortTime(k.createdOn) : 'unknown', ageText({ lastSetTime: k.createdOn }, now), expiresText(k, now), localText(k)]);
+    const extra = [
+      k.rotatedTo ? `rotated out, replaced by ${k.rotatedTo}` : '',
+      k.roleScope ? `role restriction ${k.roleScope}` : '',
+      k.comment ? `comment ${JSON.stringify(k.comment)}` : '',
+      k.lastUsedOn ? `last used ${shortTime(k.lastUsedOn)}` : '',
+    ].filter(Boolean);
+    if (extra.length) notes.push(`  ${k.name}: ${extra.join('; ')}`);
+  }
+  for (const line of alignedTable(rows)) out.line(line);
+  for (const line of notes) out.line(line);
 }
 
 /** The journal of an unfinished rotation where rotate would keep it (beside the key in use, else the current folder). */
