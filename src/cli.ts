@@ -68,6 +68,14 @@ function connectionOptions(cmd: Command): void {
   cmd.option('--timeout <duration>', 'network deadline for the whole command', '30s');
 }
 
+/** A named key pair's properties (keygen, sql, register). */
+function keyPairOptions(cmd: Command): void {
+  cmd.option('--key-pair <name>', 'a named key pair instead of a legacy slot');
+  cmd.option('--role-restriction <role>', 'named pair: authenticate only with this role (granted to the user)');
+  cmd.option('--expires-in <duration>', 'named pair: expires after this many whole days (e.g. 90d)');
+  cmd.option('--comment <text>', 'named pair: a comment');
+}
+
 function newKeyOptions(cmd: Command): void {
   // No commander defaults: keygen must tell "--curve given" (which means EC) from "nothing given".
   cmd.option('--type <type>', 'rsa | ec (default: rsa; --curve alone means ec)');
@@ -98,6 +106,7 @@ const specs: CommandSpec[] = [
       'sfauth keygen --user SVC_LOADER',
       'sfauth keygen --type ec --curve P-384 --out loader.p8 --passphrase-file ./pass.txt',
       'sfauth keygen --no-encrypt --out /secrets/rsa_key.p8 --json',
+      'sfauth keygen --user SVC_LOADER --key-pair CI_KEY --expires-in 90d --comment "CI runner"',
     ],
     configure(cmd) {
       newKeyOptions(cmd);
@@ -106,7 +115,8 @@ const specs: CommandSpec[] = [
       passphraseOption(cmd);
       cmd.option('--force', 'replace existing files');
       cmd.option('--user <name>', 'user name for the printed SQL');
-      cmd.option('--slot <slot>', 'key slot for the printed SQL: 1 | 2', '1');
+      cmd.option('--slot <slot>', 'legacy key slot for the printed SQL: 1 (default) | 2');
+      keyPairOptions(cmd);
       jsonOption(cmd);
     },
     load: loaders.keygen!,
@@ -130,17 +140,25 @@ const specs: CommandSpec[] = [
   },
   {
     name: 'sql',
-    summary: 'print the ALTER USER statement that registers (or removes) a public key',
+    summary: 'print a key-management statement: legacy SET/UNSET RSA_PUBLIC_KEY[_2], named ADD/ROTATE/MODIFY/REMOVE KEY PAIR',
     examples: [
       'sfauth sql --user SVC_LOADER --public-key rsa_key.pub',
       'sfauth sql --user SVC_LOADER --slot 2 --public-key rsa_key.p8',
       'sfauth sql --user SVC_LOADER --unset --slot 1',
+      'sfauth sql --user SVC_LOADER --key-pair CI_KEY --public-key rsa_key.pub --expires-in 90d --comment "CI"',
+      'sfauth sql --user SVC_LOADER --key-pair CI_KEY --rotate --public-key new.pub --grace 2h',
     ],
     configure(cmd) {
-      cmd.option('--user <name>', 'the user whose key slot to set (or SNOWFLAKE_USER)');
-      cmd.option('--slot <slot>', 'key slot: 1 (RSA_PUBLIC_KEY) | 2 (RSA_PUBLIC_KEY_2)', '1');
+      cmd.option('--user <name>', 'the user whose keys to change (or SNOWFLAKE_USER)');
+      cmd.option('--slot <slot>', 'legacy key slot: 1 (RSA_PUBLIC_KEY, the default) | 2 (RSA_PUBLIC_KEY_2)');
       cmd.option('--public-key <path>', "public key file (a private key works too), '-' for stdin");
-      cmd.option('--unset', 'print the UNSET statement for --slot instead');
+      cmd.option('--unset', 'legacy: the UNSET statement for --slot (required) instead');
+      keyPairOptions(cmd);
+      cmd.option('--rotate', 'named: ROTATE KEY PAIR to --public-key');
+      cmd.option('--grace <duration>', 'named, with --rotate: how long the old key keeps working (Snowflake: 24h; 0 = stop it at once)');
+      cmd.option('--disable', 'named: MODIFY KEY PAIR … SET DISABLED = TRUE');
+      cmd.option('--enable', 'named: MODIFY KEY PAIR … SET DISABLED = FALSE');
+      cmd.option('--remove', 'named: REMOVE KEY PAIR');
       passphraseOption(cmd);
       jsonOption(cmd);
     },

@@ -10,12 +10,14 @@ import { fingerprintOf } from '../core/fingerprint.js';
 import { generateKeyPair, keySpecFrom, privateKeyPem, type KeySpec } from '../core/generate-key.js';
 import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
 import { parseSlot, setPublicKeySql, type Slot } from '../core/sql.js';
+import { addKeyPairSql } from '../core/key-pair-sql.js';
+import { namedPairFrom, type KeyPairFlags, type NamedPairSpec } from './key-pair-flags.js';
 import { writeNewFiles } from '../io/files.js';
 import { passphraseFromInputs } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import type { Prompter } from '../ui/prompt.js';
 
-export interface KeygenOptions {
+export interface KeygenOptions extends KeyPairFlags {
   type?: string;
   bits?: string;
   curve?: string;
@@ -39,6 +41,8 @@ export interface KeygenResult {
   encrypted: boolean;
   fingerprint: string;
   publicKey: string;
+  /** The named key pair the SQL adds (absent: a legacy slot). */
+  keyPair?: string;
   sql: string;
   /** EC keys: which drivers can use them. */
   note?: string;
@@ -59,9 +63,11 @@ export function publicKeyPathFor(privateKeyPath: string): string {
 }
 
 /** The SQL keygen prints: with `<user>` as a placeholder when no user was named. */
-export function registrationSql(user: string | undefined, slot: Slot, body: string): string {
-  if (user) return setPublicKeySql(user, slot, body) + ';';
-  return setPublicKeySql('USER_PLACEHOLDER', slot, body).replace('USER_PLACEHOLDER', '<user>') + ';';
+/** The statement that registers the key: a legacy slot, or a named key pair (ADD KEY PAIR). */
+export function registrationSql(user: string | undefined, slot: Slot, body: string, pair?: NamedPairSpec): string {
+  const sql = (u: string) => (pair ? addKeyPairSql(u, pair.name, body, pair) : setPublicKeySql(u, slot, body));
+  if (user) return sql(user) + ';';
+  return sql('USER_PLACEHOLDER').replace('USER_PLACEHOLDER', '<user>') + ';';
 }
 
 /** An empty passphrase, or one of NUL bytes only, protects nothing (DESIGN.md §2). */
@@ -121,6 +127,7 @@ function describeSpec(spec: KeySpec): string {
 
 export async function run(options: KeygenOptions, ctx: CommandContext): Promise<number> {
   const spec = keySpecFrom(options);
+  const named = namedPairFrom(options);
   const slot = parseSlot(options.slot);
   const encrypt = options.encrypt !== false;
   if (!encrypt && options.passphraseFile) {
@@ -171,7 +178,8 @@ export async function run(options: KeygenOptions, ctx: CommandContext): Promise<
     encrypted: encrypt,
     fingerprint: fingerprintOf(pair.publicKey),
     publicKey: body,
-    sql: registrationSql(options.user, slot, body),
+    ...(named ? { keyPair: named.name } : {}),
+    sql: registrationSql(options.user, slot, body, named),
     ...(spec.type === 'ec' ? { note: EC_DRIVERS_NOTE } : {}),
   };
 

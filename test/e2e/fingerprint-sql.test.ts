@@ -162,8 +162,41 @@ describe('sfauth sql', () => {
   });
 
   it('takes the user from SNOWFLAKE_USER', () => {
-    expect(runCli(['sql', '--unset'], { env: { SNOWFLAKE_USER: 'ENVUSER' } }).stdout).toBe('ALTER USER ENVUSER UNSET RSA_PUBLIC_KEY;\n');
+    expect(runCli(['sql', '--unset', '--slot', '1'], { env: { SNOWFLAKE_USER: 'ENVUSER' } }).stdout).toBe('ALTER USER ENVUSER UNSET RSA_PUBLIC_KEY;\n');
   });
+
+  it('named key pairs: ADD with its properties, ROTATE with a grace, DISABLE/ENABLE, REMOVE; names quoted as identifiers', () => {
+    const key = fx.files['spki']!;
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'ci_key', '--public-key', key]).stdout).toBe(`ALTER USER SVC ADD KEY PAIR CI_KEY PUBLIC_KEY='${body()}';\n`);
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'ci_key', '--public-key', key, '--role-restriction', 'LOADER', '--expires-in', '90d', '--comment', "it's CI"]).stdout).toBe(
+      `ALTER USER SVC ADD KEY PAIR CI_KEY PUBLIC_KEY='${body()}' ROLE_RESTRICTION='LOADER' DAYS_TO_EXPIRY=90 COMMENT='it''s CI';\n`,
+    );
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'CI_KEY', '--rotate', '--public-key', key]).stdout).toBe(`ALTER USER SVC ROTATE KEY PAIR CI_KEY PUBLIC_KEY='${body()}';\n`);
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'CI_KEY', '--rotate', '--public-key', key, '--grace', '2d']).stdout).toMatch(/ EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=48;\n$/);
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'CI_KEY', '--rotate', '--public-key', key, '--grace', '0']).stdout).toMatch(/ EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=0;\n$/);
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'Mixed Case', '--disable']).stdout).toBe('ALTER USER SVC MODIFY KEY PAIR "Mixed Case" SET DISABLED = TRUE;\n');
+    expect(runCli(['sql', '--user', 'SVC', '--key-pair', 'k', '--enable']).stdout).toBe('ALTER USER SVC MODIFY KEY PAIR K SET DISABLED = FALSE;\n');
+    const doc = JSON.parse(runCli(['sql', '--user', 'SVC', '--key-pair', 'k', '--remove', '--json']).stdout);
+    expect(doc).toEqual({ user: 'SVC', action: 'remove', keyPair: 'K', sql: 'ALTER USER SVC REMOVE KEY PAIR K;' });
+    const add = JSON.parse(runCli(['sql', '--user', 'SVC', '--key-pair', 'k', '--public-key', key, '--json']).stdout);
+    expect(add).toMatchObject({ action: 'add', keyPair: 'K', fingerprint: opensslFingerprint(key) });
+  });
+
+  it.each([
+    [['--user', 'SVC', '--unset'], /--unset needs --slot 1 or --slot 2/],
+    [['--user', 'SVC', '--key-pair', 'public_key_2', '--remove'], /PUBLIC_KEY_2 is reserved for the legacy key slots/],
+    [['--user', 'SVC', '--key-pair', 'CI_ROTATED_1764000000000', '--disable'], /rotated-out key pair/],
+    [['--user', 'SVC', '--key-pair', 'k', '--slot', '2', '--public-key', 'x.pub'], /--slot and --key-pair do not go together/],
+    [['--user', 'SVC', '--rotate', '--public-key', 'x.pub'], /--rotate needs --key-pair NAME/],
+    [['--user', 'SVC', '--key-pair', 'k', '--remove', '--disable'], /one at a time/],
+    [['--user', 'SVC', '--key-pair', 'k', '--public-key', 'x.pub', '--grace', '1h'], /--grace goes with --rotate/],
+    [['--user', 'SVC', '--key-pair', 'k', '--rotate', '--public-key', 'x.pub', '--grace', '90m'], /--grace must be whole hours/],
+    [['--user', 'SVC', '--key-pair', 'k', '--public-key', 'x.pub', '--expires-in', '12h'], /--expires-in must be whole days, at least 1d/],
+    [['--user', 'SVC', '--comment', 'x', '--public-key', 'x.pub'], /--comment needs --key-pair NAME/],
+    [['--user', 'SVC', '--key-pair', 'k', '--remove', '--comment', 'x'], /--comment is for adding a key pair/],
+    [['--user', 'SVC', '--key-pair', 'k', '--remove', '--public-key', 'x.pub'], /--remove takes no --public-key/],
+    [['--user', 'SVC', '--key-pair', 'k', '--unset'], /a named key pair is removed with --remove/],
+  ])('named-pair misuse %j', (args, message) => expectCleanFailure(runCli(['sql', ...args]), 2, message));
 
   it.each([
     [['--public-key', 'x.pub'], /missing user/],

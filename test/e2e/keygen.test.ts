@@ -152,3 +152,50 @@ describe('sfauth keygen', () => {
     expect(doc.error.hint).toMatch(/2048/);
   });
 });
+
+describe('keygen --key-pair: the SQL adds a named key pair, and Snowflake (the emulator) takes it as printed', () => {
+  it('ADD KEY PAIR with role restriction, expiry and comment; the new key then authenticates with that role', async () => {
+    const { startEmulator } = await import('../support/emulator.js');
+    const { mintJwt } = await import('../../src/core/jwt.js');
+    const { generateKeyPairSync, randomUUID } = await import('node:crypto');
+    const sf = await startEmulator();
+    try {
+      const admin = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      sf.addUser('SVC', { rsaPublicKey: admin.publicKey, roles: ['LOADER'] });
+      const r = runCli(['keygen', '--no-encrypt', '--user', 'SVC', '--key-pair', 'ci_key', '--role-restriction', 'LOADER', '--expires-in', '30d', '--comment', 'made by keygen', '--json'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc).toMatchObject({ keyPair: 'CI_KEY' });
+      expect(doc.sql).toMatch(/^ALTER USER SVC ADD KEY PAIR CI_KEY PUBLIC_KEY='[A-Za-z0-9+/=]+' ROLE_RESTRICTION='LOADER' DAYS_TO_EXPIRY=30 COMMENT='made by keygen';$/);
+      const run = (statement: string, key: import('node:crypto').KeyObject, role?: string) =>
+        fetch(`${sf.url}/api/v2/statements?requestId=${randomUUID()}`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${mintJwt({ account: 'myorg-myaccount', user: 'SVC', privateKey: key, issuedAt: Math.floor(Date.now() / 1000) }).token}`,
+            'X-Snowflake-Authorization-Token-Type': 'KEYPAIR_JWT',
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            'User-Agent': 'sfauth/test',
+          },
+          body: JSON.stringify({ statement, ...(role ? { role } : {}) }),
+        });
+      expect((await run(doc.sql, admin.privateKey)).status).toBe(200);
+      const [pair] = sf.keyPairs('SVC');
+      expect(pair).toMatchObject({ name: 'CI_KEY', fingerprint: doc.fingerprint, roleScope: 'LOADER', comment: 'made by keygen', status: 'ACTIVE' });
+      expect(Math.round((pair!.expiresAt!.getTime() - pair!.createdOn.getTime()) / 86_400_000)).toBe(30);
+      const newKey = createPrivateKey(readFileSync(doc.privateKeyPath));
+      expect((await run('SELECT CURRENT_USER()', newKey)).status).toBe(401); // restricted: needs the role
+      expect((await run('SELECT CURRENT_USER()', newKey, 'LOADER')).status).toBe(200);
+    } finally {
+      await sf.close();
+    }
+  });
+
+  it('--key-pair and --slot together, or --comment without --key-pair: exit 2, nothing written', () => {
+    for (const args of [['--key-pair', 'k', '--slot', '2'], ['--comment', 'x'], ['--key-pair', 'PUBLIC_KEY_1']]) {
+      const r = runCli(['keygen', '--no-encrypt', ...args], { cwd: dir });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.p8'))).toEqual([]);
+    }
+  });
+});
