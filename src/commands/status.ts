@@ -37,22 +37,22 @@ interface KeyReportBase {
   inUse: boolean;
 }
 
+/** What every key reports (a slot has none of a pair's extras: they are null). */
+interface KeyExtras {
+  expiresAt: string | null;
+  roleRestriction: string | null;
+  comment: string | null;
+  lastUsedOn: string | null;
+  rotatedTo: string | null;
+}
+
 export type KeyReport =
-  | (KeyReportBase & { kind: 'slot'; slot: Slot; property: string; setAt: string | null })
-  | (KeyReportBase & {
-      kind: 'pair';
-      name: string;
-      createdOn: string | null;
-      createdBy: string | null;
-      expiresAt: string | null;
-      roleRestriction: string | null;
-      comment: string | null;
-      lastUsedOn: string | null;
-      rotatedTo: string | null;
-    });
+  | (KeyReportBase & KeyExtras & { kind: 'slot'; name: string; slot: Slot; property: string; setAt: string | null })
+  | (KeyReportBase & KeyExtras & { kind: 'pair'; name: string; createdOn: string | null; createdBy: string | null });
 
 export interface StatusResult {
   user: string;
+  account: string | null;
   loginName: string | null;
   localKey: { fingerprint: string; path?: string } | null;
   /** Every registered key: the set legacy slots, then the named pairs. */
@@ -111,6 +111,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   const inUseKey = inUse.key;
   const result: StatusResult = {
     user: desc.name ?? target,
+    account: session.identity.account ?? null,
     loginName: desc.loginName,
     localKey: localFingerprint ? { fingerprint: localFingerprint, ...(session.key?.path ? { path: session.key.path } : {}) } : null,
     keys: keys.map((k) => report(k, now, localFingerprint, k === inUseKey)),
@@ -201,7 +202,11 @@ function report(k: RegisteredKey, now: number, local: string | undefined, inUse:
     matchesLocalKey: sameFingerprint(k.fingerprint, local),
     inUse,
   };
-  if (k.kind === 'slot') return { kind: 'slot', slot: k.slot, property: slotProperty(k.slot), setAt: k.setAt ? k.setAt.toISOString() : k.setAtText, ...base };
+  if (k.kind === 'slot') {
+    const property = slotProperty(k.slot);
+    const none = { expiresAt: null, roleRestriction: null, comment: null, lastUsedOn: null, rotatedTo: null };
+    return { kind: 'slot', name: property, slot: k.slot, property, setAt: k.setAt ? k.setAt.toISOString() : k.setAtText, ...base, ...none };
+  }
   return {
     kind: 'pair',
     name: k.name,

@@ -195,7 +195,13 @@ describe.concurrent('sfauth status: named key pairs', () => {
     const r = await asPair(e, ['--json', '--max-age', '30d']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.keys.map((k: { kind: string; name?: string; slot?: number }) => k.name ?? `slot ${k.slot}`)).toEqual(['slot 1', 'CI_KEY', 'CI_KEY_ROTATED_1764000000000', 'OFF']);
+    expect(doc.keys.map((k: { name: string }) => k.name)).toEqual(['RSA_PUBLIC_KEY', 'CI_KEY', 'CI_KEY_ROTATED_1764000000000', 'OFF']);
+    expect(doc.account).toBe('MYORG-MYACCOUNT');
+    // every key carries every field of the contract, null where it does not apply
+    for (const k of doc.keys) {
+      for (const field of ['kind', 'name', 'fingerprint', 'status', 'ageDays', 'expiresAt', 'rotatedTo', 'roleRestriction', 'comment', 'lastUsedOn', 'matchesLocalKey']) expect(k).toHaveProperty(field);
+      expect(k).toHaveProperty(k.kind === 'slot' ? 'setAt' : 'createdOn');
+    }
     expect(doc.keys[1]).toMatchObject({ kind: 'pair', name: 'CI_KEY', status: 'ACTIVE', comment: 'for CI', roleRestriction: null, rotatedTo: null, ageDays: 10, matchesLocalKey: true, inUse: true });
     expect(Date.parse(doc.keys[1].expiresAt) - Date.now()).toBeGreaterThan(9 * DAY);
     expect(doc.keys[2]).toMatchObject({ kind: 'pair', rotatedTo: 'CI_KEY', inUse: false });
