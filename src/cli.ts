@@ -93,6 +93,8 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   inspect: () => import('./commands/inspect.js') as Promise<CommandModule>,
   'test-connection': () => import('./commands/test-connection.js') as Promise<CommandModule>,
   status: () => import('./commands/status.js') as Promise<CommandModule>,
+  register: () => import('./commands/register.js') as Promise<CommandModule>,
+  revoke: () => import('./commands/revoke.js') as Promise<CommandModule>,
   rotate: () => import('./commands/rotate.js') as Promise<CommandModule>,
   'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
@@ -223,6 +225,46 @@ const specs: CommandSpec[] = [
       jsonOption(cmd);
     },
     load: loaders.status!,
+  },
+  {
+    name: 'register',
+    summary: 'register a public key for a user (legacy slot or named key pair), plan first, and confirm it took effect',
+    examples: [
+      'sfauth register -c admin --target-user SVC_LOADER --public-key rsa_key.pub             # plan',
+      'sfauth register -c admin --target-user SVC_LOADER --public-key rsa_key.pub --key-pair CI_KEY --expires-in 90d --apply',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--public-key <path>', "the key to register (a private key works too), '-' for stdin");
+      cmd.option('--target-user <name>', 'the user to register it for (default: the authenticating --user)');
+      cmd.option('--slot <slot>', 'legacy slot 1 | 2 (default: an empty one)');
+      keyPairOptions(cmd);
+      cmd.option('--overwrite', 'replace the key a legacy slot holds');
+      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      jsonOption(cmd);
+    },
+    load: loaders.register!,
+  },
+  {
+    name: 'revoke',
+    summary: 'remove or disable a registered key, refusing to lock anyone out',
+    examples: [
+      'sfauth revoke -c admin --target-user SVC_LOADER --slot 1                        # plan',
+      'sfauth revoke -c admin --target-user SVC_LOADER --key-pair OLD_KEY --disable --apply',
+      'sfauth revoke -c admin --target-user SVC_LOADER --fingerprint SHA256:2Xu8…= --apply',
+    ],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--target-user <name>', 'whose key (default: the authenticating --user)');
+      cmd.option('--slot <slot>', 'the legacy slot 1 | 2');
+      cmd.option('--key-pair <name>', 'the named key pair');
+      cmd.option('--fingerprint <fp>', 'the key with this fingerprint, wherever it is registered');
+      cmd.option('--disable', 'named key pairs: disable (reversible) instead of remove');
+      cmd.option('--force', 'allow revoking the key this command uses, or the last working key');
+      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      jsonOption(cmd);
+    },
+    load: loaders.revoke!,
   },
   {
     name: 'rotate',
