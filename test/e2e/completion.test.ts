@@ -46,7 +46,8 @@ describe('bash', () => {
     expect(complete('sfauth ')).toEqual(
       ['--help', '--no-color', '--version', 'completion', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
     );
-    expect(complete('sfauth keygen --c')).toEqual(['--curve']);
+    expect(complete('sfauth keygen --cu')).toEqual(['--curve']);
+    expect(complete('sfauth keygen --c')).toEqual(['--comment', '--curve']);
     expect(complete('sfauth jwt --a')).toEqual(['--account', '--alg']);
     expect(complete('sfauth rotate --ap')).toEqual(['--apply']);
   });
