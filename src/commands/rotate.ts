@@ -40,6 +40,8 @@ import { homeDirOf, keyPairCredential, makeClient, openSession, type Session, ty
 import { acquireRotationLock } from '../rotate/lock.js';
 import { setInterruptHint } from '../io/cleanup.js';
 import { describeUser, setUserKey, unsetUserKey, type UserDescription } from '../snowflake/users.js';
+import { showKeyPairs } from '../snowflake/key-pairs.js';
+import { isActive } from '../keys/types.js';
 import { findJournals, journalFile, updateJournal, type FoundJournal } from '../rotate/journal.js';
 import {
   defaultKeyDir,
@@ -143,6 +145,7 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     // Step 1: DESC USER.
     const desc = await readUser(r, pending, journals);
     if (pending) return await resume(r, pending, desc);
+    await refuseNamedPairInUse(r, desc);
     return await rotateFresh(r, desc, spec, fresh!, threshold);
   } finally {
     lock?.release();
@@ -354,6 +357,30 @@ function newKeyClient(r: Run, key: LoadedKey, loginName: string): SnowflakeClien
     },
     r.ctx,
   );
+}
+
+/**
+ * This command moves keys between the legacy slots. When the key in use is a named key pair (or the
+ * target has only named pairs), a slot rotation would add a legacy key beside the pair and leave the
+ * pair as it was: refuse before anything is written, and say how a pair is rotated.
+ */
+async function refuseNamedPairInUse(r: Run, desc: UserDescription): Promise<void> {
+  const listing = await showKeyPairs(r.worker, r.target);
+  if (!listing.available) return;
+  const now = r.ctx.now();
+  const active = listing.pairs.filter((p) => isActive(p, now));
+  const held = r.self && r.localFingerprint ? active.find((p) => sameFingerprint(p.fingerprint, r.localFingerprint)) : undefined;
+  const onlyPairs = !held && desc.slots.every((s) => s.fingerprint === null) && active.length > 0 ? active[0] : undefined;
+  const pair = held ?? onlyPairs;
+  if (!pair) return;
+  throw new CheckFailedError('ERR_NAMED_PAIR_IN_USE', `${held ? 'the key in use is' : `${r.target} authenticates with`} the named key pair ${pair.name}; sfauth rotate moves keys between the legacy slots and would leave ${pair.name} as it is`, {
+    details: [
+      'rotate the pair with ROTATE KEY PAIR (the old key keeps working for the grace period, 24 h by default):',
+      `  sfauth keygen --out new_key.p8 && sfauth sql --user ${r.target} --key-pair ${pair.name} --rotate --public-key new_key.p8`,
+    ],
+    hint: `run that statement, then point the client at new_key.p8; sfauth status shows both keys until the old one expires`,
+    data: { keyPair: pair.name, fingerprint: pair.fingerprint },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -601,3 +601,38 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     expect(expectRotated(w)).toBe(plan.privateKeyPath);
   });
 });
+
+describe('sfauth rotate and named key pairs', () => {
+  it('the key in use is a named pair (or the target has only pairs): refused before anything is written, with the way to rotate a pair', async () => {
+    const sf = await startEmulator();
+    const { dir, cleanup } = tempDir('sfauth-rotate-pair-');
+    cleanups.push(async () => {
+      await sf.close();
+      cleanup();
+    });
+    mkdirSync(join(dir, 'home'));
+    const pair = await gen('ec', { namedCurve: 'P-256' });
+    const admin = await gen('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(dir, 'ci_key.p8'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(join(dir, 'admin.p8'), admin.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    sf.addUser('SVC');
+    sf.addKeyPair('SVC', 'CI_KEY', pair.publicKey);
+    sf.addUser('ADMIN', { rsaPublicKey: admin.publicKey });
+    sf.grant('ADMIN', '*');
+    const env = { HOME: join(dir, 'home'), SNOWFLAKE_HOME: join(dir, 'home', 'sf') };
+    const self = await runCliAsync(['rotate', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', 'ci_key.p8', '--apply', '--no-encrypt', '--json'], { cwd: dir, env });
+    expect(self.code, self.stderr).toBe(1);
+    const err = JSON.parse(self.stderr).error;
+    expect(err).toMatchObject({ code: 'ERR_NAMED_PAIR_IN_USE', data: { keyPair: 'CI_KEY' } });
+    expect(err.message).toBe('the key in use is the named key pair CI_KEY; sfauth rotate moves keys between the legacy slots and would leave CI_KEY as it is');
+    expect(err.details.join('\n')).toContain('sfauth sql --user SVC --key-pair CI_KEY --rotate --public-key new_key.p8');
+    const byAdmin = await runCliAsync(['rotate', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'ADMIN', '--private-key', 'admin.p8', '--target-user', 'SVC', '--apply', '--no-encrypt', '--out', 'svc_new.p8'], {
+      cwd: dir,
+      env,
+    });
+    expect(byAdmin.code).toBe(1);
+    expect(byAdmin.stderr).toMatch(/^sfauth: SVC authenticates with the named key pair CI_KEY;/m);
+    expect(sf.executed.filter((e) => /^ALTER/.test(e.statement))).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['admin.p8', 'ci_key.p8', 'home']);
+  });
+});
