@@ -97,6 +97,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   revoke: () => import('./commands/revoke.js') as Promise<CommandModule>,
   rotate: () => import('./commands/rotate.js') as Promise<CommandModule>,
   'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
+  doctor: () => import('./commands/doctor.js') as Promise<CommandModule>,
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
 };
 
@@ -308,6 +309,18 @@ const specs: CommandSpec[] = [
       jsonOption(cmd);
     },
     load: loaders['pg-token']!,
+  },
+  {
+    name: 'doctor',
+    summary: 'explain why authentication fails (or prove it works): config, key, account, network, clock, registration',
+    examples: ['sfauth doctor -c loader', 'sfauth doctor -c loader --admin-connection admin --json'],
+    configure(cmd) {
+      connectionOptions(cmd);
+      cmd.option('--admin-connection <name>', "after a failure, look at the user's keys and the login-failure details with this connection");
+      cmd.option('--login-failure <uuid>', 'the id from a "JWT token is invalid. [uuid]" message to explain');
+      jsonOption(cmd);
+    },
+    load: loaders.doctor!,
   },
   {
     name: 'completion',

@@ -44,7 +44,7 @@ describe('bash', () => {
   it('completes commands, then each command\'s flags', () => {
     expect(complete('sfauth te')).toEqual(['test-connection']);
     expect(complete('sfauth ')).toEqual(
-      ['--help', '--no-color', '--version', 'completion', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
+      ['--help', '--no-color', '--version', 'completion', 'doctor', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
     );
     expect(complete('sfauth keygen --cu')).toEqual(['--curve']);
     expect(complete('sfauth keygen --c')).toEqual(['--comment', '--curve']);
@@ -85,7 +85,7 @@ describe('zsh and fish scripts', () => {
   it('fish: every command, every visible flag, connection names and fixed values', () => {
     const r = runCli(['completion', 'fish']);
     expect(r.code).toBe(0);
-    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'pg-token', 'completion']) {
+    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'doctor', 'pg-token', 'completion']) {
       expect(r.stdout).toMatch(new RegExp(`^complete -c sfauth -n '__fish_use_subcommand' -a ${name} -d '`, 'm'));
     }
     expect(r.stdout).toContain("complete -c sfauth -n '__fish_seen_subcommand_from status' -s c -l connection -x -a '(sfauth completion --list-connections 2>/dev/null)'");

@@ -946,6 +946,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         if (item.args.length !== 1 || arg?.kind !== 'string') throw badArgs(item);
         const f = loginFailures.find((x) => x.uuid === arg.value);
         if (!f) return null;
+        // Reading another user's failures needs MONITOR on that user (here: the manage grant).
+        const failed = f.login ? findByLogin(f.login) : undefined;
+        if (failed && !canManage(ctx.user, failed)) {
+          throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${failed.name}' (MONITOR is required)`);
+        }
         return JSON.stringify({
           clientIP: '127.0.0.1',
           clientType: 'OTHER',

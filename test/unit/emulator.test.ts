@@ -263,7 +263,11 @@ describe('key-pair JWT', () => {
     const uuid = /\[([0-9a-f-]{36})\]$/.exec(r.json.message)![1]!;
     expect(r.json.message).toBe(`JWT token is invalid. [${uuid}]`);
     expect(em.loginFailure(uuid)).toMatchObject({ code: '394304', login: 'ALICE', fingerprint: rsaB.fp });
-    const d = await post(em, `SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS('${uuid}')`, { token: mint(rsaB, { user: 'BOB' }) });
+    const details = () => post(em, `SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS('${uuid}')`, { token: mint(rsaB, { user: 'BOB' }) });
+    // another user's failures need MONITOR on that user
+    expect((await details()).json).toMatchObject({ code: '003001' });
+    em.grant('bob', 'alice');
+    const d = await details();
     expect(JSON.parse(d.json.data[0][0])).toMatchObject({ errorCode: '394304', error: 'JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH' });
   });
 

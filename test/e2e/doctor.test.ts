@@ -1,0 +1,195 @@
+/**
+ * `sfauth doctor` end to end: one setup per cause of a failed key-pair authentication, each asserting
+ * the check that fails (or warns) and its fix, and a healthy setup where everything passes. The
+ * emulator answers 390144 generically, as Snowflake does, so the precise reason comes from the admin
+ * connection's SYSTEM$GET_LOGIN_FAILURE_DETAILS. The DNS case looks up a `.invalid` name (RFC 6761:
+ * never resolves); nothing else leaves loopback.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STACK_TRACE, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
+import { startProxy } from '../support/proxy.js';
+import { makeTestPki, type TestPki } from '../support/tls.js';
+
+const PASSPHRASE = 'doctor-passphrase-77';
+const tmp = tempDir('sfauth-doctor-');
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+  tmp.cleanup();
+});
+
+interface Key {
+  p8: string;
+  publicKey: KeyObject;
+  fp: string;
+}
+const k = {} as Record<'svc' | 'other' | 'admin' | 'ec' | 'enc' | 'pair', Key>;
+let pki: TestPki;
+
+function makeKey(name: string, kind: 'rsa' | 'ec', encrypted = false): Key {
+  const pair = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const p8 = join(tmp.dir, `${name}.p8`);
+  writeFileSync(p8, pair.privateKey.export(encrypted ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE } : { type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return { p8, publicKey: pair.publicKey, fp: 'SHA256:' + createHash('sha256').update(pair.publicKey.export({ type: 'spki', format: 'der' })).digest('base64') };
+}
+
+beforeAll(() => {
+  k.svc = makeKey('svc', 'rsa');
+  k.other = makeKey('other', 'rsa');
+  k.admin = makeKey('admin', 'ec');
+  k.ec = makeKey('ec', 'ec');
+  k.enc = makeKey('enc', 'rsa', true);
+  k.pair = makeKey('pair', 'ec');
+  pki = makeTestPki(tmp.dir);
+});
+
+/** An emulator with SVC (slot 1), ECUSER, and PAIRUSER's pairs; ADMIN may look at everyone. */
+async function world(options: EmulatorOptions = {}): Promise<{ sf: Emulator; home: string }> {
+  const sf = await startEmulator({ jwtErrors: 'generic', ...options });
+  closers.push(() => sf.close());
+  sf.addUser('SVC', { rsaPublicKey: k.svc.publicKey, roles: ['LOADER'] });
+  sf.addUser('ECUSER', { rsaPublicKey: k.ec.publicKey });
+  sf.addUser('ENCUSER', { rsaPublicKey: k.enc.publicKey });
+  sf.addUser('PAIRUSER', { roles: ['LOADER'] });
+  sf.addUser('ADMIN', { rsaPublicKey: k.admin.publicKey });
+  sf.grant('ADMIN', '*');
+  const home = join(tmp.dir, `home-${closers.length}`);
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'connections.toml'), `[admin]\naccount = "myorg-myaccount"\nuser = "ADMIN"\nhost = "${sf.url}"\nprivate_key_file = "${k.admin.p8}"\n`, { mode: 0o600 });
+  return { sf, home };
+}
+
+interface Doc {
+  checks: { id: string; title: string; status: string; evidence: string; fix?: string }[];
+  ok: boolean;
+}
+
+async function doctor(args: string[], env: Record<string, string | undefined>): Promise<{ r: CliResult; doc: Doc; check: (id: string) => Doc['checks'][number] }> {
+  const r = await runCliAsync(['doctor', '--timeout', '10s', '--json', ...args], { cwd: tmp.dir, env: { HOME: tmp.dir, ...env } });
+  expect(r.stderr + r.stdout).not.toMatch(STACK_TRACE);
+  expect(r.stdout + r.stderr).not.toContain('PRIVATE KEY');
+  expect(r.stdout + r.stderr).not.toContain(PASSPHRASE);
+  const doc = JSON.parse(r.stdout) as Doc;
+  return { r, doc, check: (id) => doc.checks.find((c) => c.id === id) ?? { id, title: id, status: 'absent', evidence: '' } };
+}
+
+const at = (sf: Emulator, user: string, key: Key, ...more: string[]) => ['--account', 'myorg-myaccount', '--host', sf.url, '--user', user, '--private-key', key.p8, ...more];
+
+describe.concurrent('sfauth doctor', () => {
+  it('a healthy setup: every check passes, exit 0', async () => {
+    const { sf, home } = await world();
+    const { r, doc } = await doctor(at(sf, 'svc', k.svc), { SNOWFLAKE_HOME: home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(doc.ok).toBe(true);
+    expect(doc.checks.map((c) => [c.id, c.status])).toEqual([
+      ['config', 'pass'], ['key', 'pass'], ['fingerprint', 'pass'], ['account', 'pass'], ['dns', 'pass'], ['tcp', 'pass'], ['tls', 'pass'], ['clock', 'pass'], ['auth', 'pass'], ['registration', 'pass'],
+    ]);
+    expect(doc.checks.find((c) => c.id === 'registration')!.evidence).toMatch(/^slot 1 \(RSA_PUBLIC_KEY\), set /);
+    const human = await runCliAsync(['doctor', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: home } });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^pass  authentication +authenticated as SVC with role PUBLIC \(key pair \(RS256\)\)$/m);
+  });
+
+  it('wrong account form: a locator with region against an org-account URL, and the reverse (no request is sent)', async () => {
+    const one = await doctor(['--account', 'xy12345.us-east-2.aws', '--host', 'https://myorg-myaccount.snowflakecomputing.com', '--user', 'svc', '--private-key', k.svc.p8], {});
+    expect(one.r.code).toBe(1);
+    expect(one.check('account')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/the token says XY12345, the host myorg-myaccount\.snowflakecomputing\.com is account myorg-myaccount/), fix: expect.stringMatching(/--account myorg-myaccount/) });
+    expect(one.check('auth').status).toBe('skipped');
+    const two = await doctor(['--account', 'myorg-myaccount', '--host', 'https://xy12345.us-east-2.aws.snowflakecomputing.com', '--user', 'svc', '--private-key', k.svc.p8], {});
+    expect(two.check('account')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/the token says MYORG-MYACCOUNT, .* is account xy12345/) });
+  });
+
+  it('the user is not a LOGIN_NAME: the login-failure details say so (394300), with its hint', async () => {
+    const { sf, home } = await world();
+    const { r, check } = await doctor([...at(sf, 'svc_typo', k.svc), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
+    expect(r.code).toBe(1);
+    expect(check('auth')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/390144/) });
+    expect(check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^394300 /), fix: expect.stringMatching(/LOGIN_NAME/) });
+    expect(check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/SVC_TYPO' does not exist/) });
+  });
+
+  it('a key that is not registered: without an admin, a pointer to --admin-connection; with one, the user\'s keys', async () => {
+    const { sf, home } = await world();
+    const alone = await doctor(at(sf, 'svc', k.other), { SNOWFLAKE_HOME: home });
+    expect(alone.r.code).toBe(1);
+    expect(alone.check('auth').status).toBe('fail');
+    expect(alone.check('registration')).toMatchObject({ status: 'skipped', fix: expect.stringMatching(/--admin-connection NAME/) });
+    const admin = await doctor([...at(sf, 'svc', k.other), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
+    expect(admin.check('registration')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringContaining(`${k.other.fp} is not registered for SVC; its keys: slot 1 (RSA_PUBLIC_KEY) ${k.svc.fp}`),
+      fix: expect.stringMatching(/sfauth register --target-user SVC/),
+    });
+    expect(admin.check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^394304 JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH/) });
+  });
+
+  it('a disabled and an expired named pair, and a role restriction the request does not meet', async () => {
+    const { sf, home } = await world();
+    sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { disabled: true });
+    const disabled = await doctor([...at(sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
+    expect(disabled.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^key pair CI \(DISABLED/), fix: expect.stringMatching(/--key-pair CI --enable/) });
+
+    const b = await world();
+    b.sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { expiresAt: new Date(Date.now() - 60_000) });
+    const expired = await doctor([...at(b.sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: b.home });
+    expect(expired.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^key pair CI \(EXPIRED, expired/), fix: expect.stringMatching(/expired/) });
+
+    const c = await world();
+    c.sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { roleRestriction: 'LOADER' });
+    const role = await doctor([...at(c.sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: c.home });
+    expect(role.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/role restriction LOADER\); the request asked for role \(none/), fix: expect.stringMatching(/--role LOADER/) });
+    const withRole = await doctor(at(c.sf, 'pairuser', k.pair, '--role', 'LOADER'), { SNOWFLAKE_HOME: c.home });
+    expect(withRole.r.code, JSON.stringify(withRole.doc)).toBe(0);
+  });
+
+  it('clock skew: the local clock 3 minutes ahead fails the clock check (394302)', async () => {
+    const { sf, home } = await world({ clockSkewSeconds: -180 });
+    const { r, check } = await doctor([...at(sf, 'svc', k.svc), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
+    expect(r.code).toBe(1);
+    expect(check('clock')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/clock is (3m|2m 59s|3m 1s) ahead of Snowflake's/), fix: expect.stringMatching(/NTP/) });
+    // the admin's tokens come from the same clock: it cannot authenticate either, and doctor says so once
+    expect(check('admin')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/authentication refused/) });
+    expect(check('login-failure').status).toBe('absent');
+  });
+
+  it('network: DNS failure, an unreachable host, a proxy that refuses, an untrusted certificate', async () => {
+    const dns = await doctor(['--account', 'myorg-myaccount', '--host', 'https://doctor-dns-check.invalid', '--user', 'svc', '--private-key', k.svc.p8, '--timeout', '8s'], {});
+    expect(dns.r.code).toBe(1);
+    expect(['fail']).toContain(dns.check('dns').status);
+    expect(dns.check('tcp').status).toBe('skipped');
+
+    const { sf } = await world();
+    const port = new URL(sf.url).port;
+    await sf.close();
+    const refused = await doctor(['--account', 'myorg-myaccount', '--host', `http://127.0.0.1:${port}`, '--user', 'svc', '--private-key', k.svc.p8], {});
+    expect(refused.check('tcp')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/refused/) });
+
+    const proxy = await startProxy({ refuse: { status: 403, reason: 'Forbidden' } });
+    closers.push(() => proxy.close());
+    const viaProxy = await doctor(['--account', 'myorg-myaccount', '--host', 'https://myorg-myaccount.snowflakecomputing.test', '--user', 'svc', '--private-key', k.svc.p8], { HTTPS_PROXY: proxy.url });
+    expect(viaProxy.check('proxy')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/HTTPS_PROXY.*HTTP 403/), fix: expect.stringMatching(/NO_PROXY/) });
+
+    const tls = await startEmulator({ tls: pki.server });
+    closers.push(() => tls.close());
+    const untrusted = await doctor(['--account', 'myorg-myaccount', '--host', tls.url, '--user', 'svc', '--private-key', k.svc.p8], {});
+    expect(untrusted.check('tls')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/NODE_EXTRA_CA_CERTS/) });
+  });
+
+  it('an encrypted key without a passphrase fails the key check; an EC key passes with the driver note', async () => {
+    const { sf, home } = await world();
+    const enc = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home });
+    expect(enc.r.code).toBe(1);
+    expect(enc.check('key')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/PRIVATE_KEY_PASSPHRASE|--passphrase-file/) });
+    expect(enc.check('auth').status).toBe('skipped');
+    const opened = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home, PRIVATE_KEY_PASSPHRASE: PASSPHRASE });
+    expect(opened.r.code, JSON.stringify(opened.doc)).toBe(0);
+    expect(opened.check('key').evidence).toMatch(/encrypted, opened with PRIVATE_KEY_PASSPHRASE/);
+    const ec = await doctor(at(sf, 'ecuser', k.ec), { SNOWFLAKE_HOME: home });
+    expect(ec.r.code).toBe(0);
+    expect(ec.check('key')).toMatchObject({ status: 'warn', evidence: expect.stringMatching(/only the Python connector/) });
+  });
+});
