@@ -94,11 +94,14 @@ describe.concurrent('sfauth doctor', () => {
     expect(human.stdout).toMatch(/^pass  authentication +authenticated as SVC with role PUBLIC \(key pair \(RS256\)\)$/m);
   });
 
-  it('wrong account form: a locator with region against an org-account URL, and the reverse (no request is sent)', async () => {
+  it('wrong account form: a locator with region in the token against an org-account URL (no request is sent)', async () => {
     const one = await doctor(['--account', 'xy12345.us-east-2.aws', '--host', 'https://myorg-myaccount.snowflakecomputing.com', '--user', 'svc', '--private-key', k.svc.p8], {});
     expect(one.r.code).toBe(1);
     expect(one.check('account')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/the token says XY12345, the host myorg-myaccount\.snowflakecomputing\.com is account myorg-myaccount/), fix: expect.stringMatching(/--account myorg-myaccount/) });
     expect(one.check('auth').status).toBe('skipped');
+  });
+
+  it('wrong account form, the reverse: an org-account in the token against a locator URL', async () => {
     const two = await doctor(['--account', 'myorg-myaccount', '--host', 'https://xy12345.us-east-2.aws.snowflakecomputing.com', '--user', 'svc', '--private-key', k.svc.p8], {});
     expect(two.check('account')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/the token says MYORG-MYACCOUNT, .* is account xy12345/) });
   });
@@ -112,12 +115,16 @@ describe.concurrent('sfauth doctor', () => {
     expect(check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/SVC_TYPO' does not exist/) });
   });
 
-  it('a key that is not registered: without an admin, a pointer to --admin-connection; with one, the user\'s keys', async () => {
+  it('a key that is not registered, without an admin connection: a pointer to --admin-connection', async () => {
     const { sf, home } = await world();
     const alone = await doctor(at(sf, 'svc', k.other), { SNOWFLAKE_HOME: home });
     expect(alone.r.code).toBe(1);
     expect(alone.check('auth').status).toBe('fail');
     expect(alone.check('registration')).toMatchObject({ status: 'skipped', fix: expect.stringMatching(/--admin-connection NAME/) });
+  });
+
+  it('a key that is not registered, with an admin connection: the user\'s keys beside the local fingerprint', async () => {
+    const { sf, home } = await world();
     const admin = await doctor([...at(sf, 'svc', k.other), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
     expect(admin.check('registration')).toMatchObject({
       status: 'fail',
@@ -127,17 +134,21 @@ describe.concurrent('sfauth doctor', () => {
     expect(admin.check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^394304 JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH/) });
   });
 
-  it('a disabled and an expired named pair, and a role restriction the request does not meet', async () => {
+  it('a disabled named pair', async () => {
     const { sf, home } = await world();
     sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { disabled: true });
     const disabled = await doctor([...at(sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
     expect(disabled.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^key pair CI \(DISABLED/), fix: expect.stringMatching(/--key-pair CI --enable/) });
+  });
 
+  it('an expired named pair', async () => {
     const b = await world();
     b.sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { expiresAt: new Date(Date.now() - 60_000) });
     const expired = await doctor([...at(b.sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: b.home });
     expect(expired.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^key pair CI \(EXPIRED, expired/), fix: expect.stringMatching(/expired/) });
+  });
 
+  it('a role restriction the request does not meet (and with --role it passes)', async () => {
     const c = await world();
     c.sf.addKeyPair('PAIRUSER', 'CI', k.pair.publicKey, { roleRestriction: 'LOADER' });
     const role = await doctor([...at(c.sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: c.home });
@@ -156,30 +167,36 @@ describe.concurrent('sfauth doctor', () => {
     expect(check('login-failure').status).toBe('absent');
   });
 
-  it('network: DNS failure, an unreachable host, a proxy that refuses, an untrusted certificate', async () => {
+  it('a DNS failure', async () => {
     const dns = await doctor(['--account', 'myorg-myaccount', '--host', 'https://doctor-dns-check.invalid', '--user', 'svc', '--private-key', k.svc.p8, '--timeout', '8s'], {});
     expect(dns.r.code).toBe(1);
     expect(['fail']).toContain(dns.check('dns').status);
     expect(dns.check('tcp').status).toBe('skipped');
+  });
 
+  it('an unreachable host', async () => {
     const { sf } = await world();
     const port = new URL(sf.url).port;
     await sf.close();
     const refused = await doctor(['--account', 'myorg-myaccount', '--host', `http://127.0.0.1:${port}`, '--user', 'svc', '--private-key', k.svc.p8], {});
     expect(refused.check('tcp')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/refused/) });
+  });
 
+  it('a proxy that refuses the tunnel', async () => {
     const proxy = await startProxy({ refuse: { status: 403, reason: 'Forbidden' } });
     closers.push(() => proxy.close());
     const viaProxy = await doctor(['--account', 'myorg-myaccount', '--host', 'https://myorg-myaccount.snowflakecomputing.test', '--user', 'svc', '--private-key', k.svc.p8], { HTTPS_PROXY: proxy.url });
     expect(viaProxy.check('proxy')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/HTTPS_PROXY.*HTTP 403/), fix: expect.stringMatching(/NO_PROXY/) });
+  });
 
+  it('a TLS certificate nobody trusts', async () => {
     const tls = await startEmulator({ tls: pki.server });
     closers.push(() => tls.close());
     const untrusted = await doctor(['--account', 'myorg-myaccount', '--host', tls.url, '--user', 'svc', '--private-key', k.svc.p8], {});
     expect(untrusted.check('tls')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/NODE_EXTRA_CA_CERTS/) });
   });
 
-  it('an encrypted key without a passphrase fails the key check; an EC key passes with the driver note', async () => {
+  it('an encrypted key without a passphrase fails the key check (and with it, all passes)', async () => {
     const { sf, home } = await world();
     const enc = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home });
     expect(enc.r.code).toBe(1);
@@ -188,8 +205,22 @@ describe.concurrent('sfauth doctor', () => {
     const opened = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home, PRIVATE_KEY_PASSPHRASE: PASSPHRASE });
     expect(opened.r.code, JSON.stringify(opened.doc)).toBe(0);
     expect(opened.check('key').evidence).toMatch(/encrypted, opened with PRIVATE_KEY_PASSPHRASE/);
+  });
+
+  it('an EC key passes with the driver note (a warning)', async () => {
+    const { sf, home } = await world();
     const ec = await doctor(at(sf, 'ecuser', k.ec), { SNOWFLAKE_HOME: home });
     expect(ec.r.code).toBe(0);
     expect(ec.check('key')).toMatchObject({ status: 'warn', evidence: expect.stringMatching(/only the Python connector/) });
+  });
+
+  it('an admin without MONITOR on the user: the registration and the login-failure checks say what is missing', async () => {
+    const { sf, home } = await world();
+    sf.addUser('HELPDESK', { rsaPublicKey: k.other.publicKey });
+    writeFileSync(join(home, 'connections.toml'), `[helpdesk]\naccount = "myorg-myaccount"\nuser = "HELPDESK"\nhost = "${sf.url}"\nprivate_key_file = "${k.other.p8}"\n`, { mode: 0o600 });
+    const { r, check } = await doctor([...at(sf, 'svc', k.pair), '--admin-connection', 'helpdesk'], { SNOWFLAKE_HOME: home });
+    expect(r.code).toBe(1);
+    expect(check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/User 'SVC' does not exist or not authorized/) });
+    expect(check('login-failure')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/needs MONITOR on the user/) });
   });
 });
