@@ -14,7 +14,8 @@ import { addKeyPairSql } from '../core/key-pair-sql.js';
 import { publicKeyBody } from '../core/public-key-body.js';
 import { parseSlot, setPublicKeySql, slotProperty, type Slot } from '../core/sql.js';
 import { loadKey, passphraseFromInputs } from '../io/load-key.js';
-import { readUserKeys, type UserKeys } from '../keys/read.js';
+import { readUserKeys } from '../keys/read.js';
+import { readKeysShowingProgress } from './read-keys.js';
 import { keyLabel, type RegisteredKey } from '../keys/types.js';
 import { openSession, type SessionFlags } from '../snowflake/session.js';
 import { namedPairFrom, type KeyPairFlags } from './key-pair-flags.js';
@@ -48,15 +49,7 @@ export async function run(options: RegisterOptions, ctx: CommandContext): Promis
 
   const session = await openSession(options, ctx);
   const target = options.targetUser ?? requireValue(session.connection, 'user');
-  const step = await ctx.progress.step(`Reading the keys of ${target}`, { quiet: true });
-  let keys: UserKeys;
-  try {
-    keys = await readUserKeys(session.client, target);
-    step.succeed();
-  } catch (err) {
-    step.fail(`Could not read the keys of ${target}`);
-    throw err;
-  }
+  const keys = await readKeysShowingProgress(ctx, session.client, target);
 
   const already = keys.keys.find((k) => sameFingerprint(k.fingerprint, fingerprint));
   if (already) {

@@ -12,6 +12,7 @@ import { normalizeFingerprint, sameFingerprint } from '../core/fingerprint.js';
 import { pairNameOf, RESERVED_PAIR_NAMES, removeKeyPairSql, setKeyPairDisabledSql } from '../core/key-pair-sql.js';
 import { parseSlot, slotProperty, unsetPublicKeySql } from '../core/sql.js';
 import { readUserKeys, type UserKeys } from '../keys/read.js';
+import { readKeysShowingProgress } from './read-keys.js';
 import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
 import { openSession, type SessionFlags } from '../snowflake/session.js';
 
@@ -47,15 +48,7 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
 
   const session = await openSession(options, ctx);
   const target = options.targetUser ?? requireValue(session.connection, 'user');
-  const step = await ctx.progress.step(`Reading the keys of ${target}`, { quiet: true });
-  let keys: UserKeys;
-  try {
-    keys = await readUserKeys(session.client, target);
-    step.succeed();
-  } catch (err) {
-    step.fail(`Could not read the keys of ${target}`);
-    throw err;
-  }
+  const keys = await readKeysShowingProgress(ctx, session.client, target);
 
   const key = findKey(keys, { slot, pairName, fingerprint: options.fingerprint }, target);
   if (options.disable && key.kind !== 'pair') {

@@ -18,7 +18,7 @@ import { openSession, type Session, type SessionFlags } from '../snowflake/sessi
 import { accountForJwt } from '../core/account.js';
 import { findJournals, type FoundJournal } from '../rotate/journal.js';
 import { defaultKeyDir } from '../rotate/new-key.js';
-import { readUserKeys } from '../keys/read.js';
+import { readKeysShowingProgress } from './read-keys.js';
 import { expiringWithin, keyInUse, type KeyInUseReason } from '../keys/in-use.js';
 import { isActive, keyLabel, setTimeOf, type RegisteredKey } from '../keys/types.js';
 
@@ -95,15 +95,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   const target = options.targetUser ?? userOrHint(session.connection);
   const localFingerprint = session.key ? session.identity.fingerprint : undefined;
 
-  const step = await ctx.progress.step(`Reading the keys of ${target}`, { quiet: true });
-  let read;
-  try {
-    read = await readUserKeys(session.client, target);
-    step.succeed();
-  } catch (err) {
-    step.fail(`Could not read the keys of ${target}`);
-    throw err;
-  }
+  const read = await readKeysShowingProgress(ctx, session.client, target);
   const { description: desc, keys } = read;
 
   const now = ctx.now();

@@ -721,6 +721,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return new StatementError('002003', '02000', `SQL compilation error:\nUser '${name}' does not exist or not authorized.`);
   }
 
+  /** The user an ALTER USER changes; undefined for a missing one under IF EXISTS (a no-op). */
+  function alterTarget(stmt: { user: string; ifExists: boolean }, ctx: Ctx): User | undefined {
+    const target = users.get(stmt.user);
+    if (!target) {
+      if (stmt.ifExists) return undefined;
+      throw userNotFound(stmt.user);
+    }
+    if (!canManage(ctx.user, target)) {
+      throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${stmt.user}'`);
+    }
+    return target;
+  }
+
   function execute(stmt: Statement, ctx: Ctx): { columns: string[]; rows: Array<Array<string | null>> } {
     switch (stmt.kind) {
       case 'select': {
@@ -733,14 +746,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return { columns: ['property', 'value', 'default', 'description'], rows: describeUser(target) };
       }
       case 'alter-user': {
-        const target = users.get(stmt.user);
-        if (!target) {
-          if (stmt.ifExists) return { columns: ['status'], rows: [[OK_MESSAGE]] };
-          throw userNotFound(stmt.user);
-        }
-        if (!canManage(ctx.user, target)) {
-          throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${stmt.user}'`);
-        }
+        const target = alterTarget(stmt, ctx);
+        if (!target) return { columns: ['status'], rows: [[OK_MESSAGE]] };
         const slotOf = (prop: string): 1 | 2 => {
           if (prop === 'RSA_PUBLIC_KEY') return 1;
           if (prop === 'RSA_PUBLIC_KEY_2') return 2;
@@ -776,14 +783,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       case 'key-pair': {
         if (!namedKeyPairs) throw keyPairsUnavailable();
-        const target = users.get(stmt.user);
-        if (!target) {
-          if (stmt.ifExists) return { columns: ['status'], rows: [[OK_MESSAGE]] };
-          throw userNotFound(stmt.user);
-        }
-        if (!canManage(ctx.user, target)) {
-          throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${stmt.user}'`);
-        }
+        const target = alterTarget(stmt, ctx);
+        if (!target) return { columns: ['status'], rows: [[OK_MESSAGE]] };
         try {
           applyKeyPairAction(target, stmt.action, ctx.user);
         } catch (e) {
