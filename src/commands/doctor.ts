@@ -15,6 +15,7 @@ import { accountForJwt } from '../core/account.js';
 import { formatDuration } from '../core/duration.js';
 import { fingerprintOf, sameFingerprint } from '../core/fingerprint.js';
 import { quoteLiteral } from '../core/sql.js';
+import { serverText } from '../core/untrusted-text.js';
 import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { readUserKeys, type UserKeys } from '../keys/read.js';
 import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
@@ -295,9 +296,12 @@ async function loginFailureDetails(add: Add, admin: SnowflakeClient, uuid: strin
     const r = await admin.execute(`SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS(${quoteLiteral(uuid)})`);
     const text = r.rows[0]?.[0];
     if (!text) return add('login-failure', 'login failure', 'warn', `no details for ${uuid}`, 'the id is wrong, or the failure is too old');
-    const d = JSON.parse(text) as { errorCode?: string | number; error?: string; detail?: string };
-    const code = d.errorCode === undefined ? undefined : String(d.errorCode);
-    add('login-failure', 'login failure', 'fail', `${code ?? '?'} ${d.error ?? ''}${d.detail ? `: ${d.detail}` : ''}`.trim(), authHint(code));
+    const d = JSON.parse(text) as { errorCode?: unknown; error?: unknown; detail?: unknown };
+    // The server's words, decoded from JSON (where an escape sequence can hide as \u001b): made plain again.
+    const said = (v: unknown, max: number) => (typeof v === 'string' || typeof v === 'number' ? serverText(String(v), []).slice(0, max) : '');
+    const code = said(d.errorCode, 12) || undefined;
+    const detail = said(d.detail, 300);
+    add('login-failure', 'login failure', 'fail', `${code ?? '?'} ${said(d.error, 80)}${detail ? `: ${detail}` : ''}`.trim(), authHint(code));
   } catch (err) {
     if (isSfauthError(err) && err.code === 'ERR_STATEMENT_FAILED') {
       return add('login-failure', 'login failure', 'warn', err.message, "reading login-failure details needs MONITOR on the user (or a role that owns it): GRANT MONITOR ON USER … TO ROLE …");

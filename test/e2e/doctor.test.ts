@@ -223,4 +223,16 @@ describe.concurrent('sfauth doctor', () => {
     expect(check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/User 'SVC' does not exist or not authorized/) });
     expect(check('login-failure')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/needs MONITOR on the user/) });
   });
+
+  it('login-failure details from the server are printed plain: no escape sequences, no token', async () => {
+    const { sf, home } = await world();
+    const detail = JSON.stringify({ errorCode: '394304', error: 'X\u001b[2J', detail: 'see \u001b]0;pwned\u0007 eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln' });
+    sf.injectFault({ kind: 'answer', status: 200, match: /GET_LOGIN_FAILURE_DETAILS/, body: JSON.stringify({ resultSetMetaData: { rowType: [{ name: 'D' }] }, data: [[detail]] }) });
+    const human = await runCliAsync(['doctor', ...at(sf, 'svc', k.other), '--admin-connection', 'admin'], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: home } });
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^FAIL  login failure +394304 X: see <redacted>$/m);
+    // eslint-disable-next-line no-control-regex
+    expect(human.stdout + human.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(human.stdout).not.toMatch(/eyJhbGci/);
+  });
 });
