@@ -269,10 +269,12 @@ const specs: CommandSpec[] = [
   },
   {
     name: 'rotate',
-    summary: 'replace a key with a new one through the two key slots, with no moment where no key works',
+    summary: 'replace a key (legacy slot or named key pair) with a new one, with no moment where no key works',
     examples: [
       'sfauth rotate -c loader                                # print the plan and the exact SQL, change nothing',
       'sfauth rotate -c loader --apply',
+      'sfauth rotate -c loader --apply --grace 2h             # a named pair: the old key works 2 more hours',
+      'sfauth rotate -c loader --apply --key-pair LOADER_KEY  # migrate from a legacy slot to a named pair',
       'sfauth rotate -c loader --apply --if-older-than 90d    # from cron: a no-op while the key is young',
       'sfauth rotate -c admin --target-user SVC_LOADER --new-passphrase-file svc.pass --apply',
     ],
@@ -280,8 +282,10 @@ const specs: CommandSpec[] = [
       connectionOptions(cmd);
       cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
       cmd.option('--apply', 'carry out the plan (without it nothing changes, locally or on the server)');
-      cmd.option('--keep-old', 'leave the old key registered in its slot');
-      cmd.option('--overwrite-other', 'allow replacing a key in the other slot that nothing here accounts for');
+      cmd.option('--keep-old', 'legacy or migration: leave the old key registered in its slot');
+      cmd.option('--overwrite-other', 'legacy: allow replacing a key in the other slot that nothing here accounts for');
+      keyPairOptions(cmd);
+      cmd.option('--grace <duration>', 'named pair: how long the old key keeps working (24h; 0 = disable it once the new key is verified)');
       cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
       cmd.option('--out <path>', 'new private key path (default: beside the current key, dated: rsa_key.2026-11-23.p8)');
       cmd.option('--type <type>', 'new key type: rsa | ec (default: that of the current key, else rsa)');

@@ -21,7 +21,6 @@
  */
 import { KEY_FILE_CAP, readInputFile, SECRET_FILE_CAP } from '../io/files.js';
 import { passphraseFromInputs, type Passphrase } from '../io/load-key.js';
-import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import {
   envValue,

@@ -1,7 +1,7 @@
 /**
- * The pure decisions of `sfauth status` and `sfauth rotate` (DESIGN.md §3 "Rotation"): which slot
- * holds the key in use, which slot a new key goes into, whether a key is due, how the new key file
- * is named, and how far an interrupted rotation got. No I/O: slots and times in, decisions out.
+ * The pure decisions of `sfauth status` and `sfauth rotate` about legacy slots (DESIGN.md §3
+ * "Rotation"): which slot holds the key in use, which slot a new key goes into, whether a key is due,
+ * and how the new key file is named (the journal: rotation-journal.ts). No I/O: slots and times in, decisions out.
  */
 import { basename, dirname, extname, join } from 'node:path';
 import { sameFingerprint } from './fingerprint.js';
@@ -163,106 +163,6 @@ export function normalizeUserName(name: string): string {
 /** A user name usable in a file name: `SVC_LOADER` → `svc_loader`. */
 export function fileSafeName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'user';
-}
-
-// ---------------------------------------------------------------------------------------------
-// The journal: what a rotation wrote down before its first change on the server (no secrets).
-
-export type JournalStep = 'written' | 'set' | 'verified' | 'unset' | 'complete';
-
-export interface RotationJournal {
-  version: 1;
-  kind: 'sfauth-rotate';
-  /** JWT form of the account (upper-case). */
-  account: string;
-  /** The target user as given. */
-  targetUser: string;
-  /** `normalizeUserName(targetUser)`, for matching. */
-  targetKey: string;
-  /** LOGIN_NAME the new key authenticates as. */
-  loginName: string;
-  /** The authenticating user rotates its own key. */
-  self: boolean;
-  newSlot: Slot;
-  oldSlot: Slot | null;
-  oldFingerprint: string | null;
-  /** What the new slot held when the rotation was planned (null: empty); absent in 0.1 journals. */
-  replacesFingerprint?: string | null;
-  newFingerprint: string;
-  /** Base64 SPKI body of the new public key (public, so the .pub and the SQL can be rebuilt). */
-  newPublicKey: string;
-  privateKeyPath: string;
-  publicKeyPath: string;
-  keyType: 'rsa' | 'ec';
-  bits?: number;
-  curve?: string;
-  encrypted: boolean;
-  /** Where the new key's passphrase came from (never the passphrase). */
-  passphraseSource: PassphraseSource;
-  /** Fingerprint of the key that authenticated when the rotation began (null for a token). */
-  authFingerprint: string | null;
-  createdAt: string;
-  updatedAt: string;
-  step: JournalStep;
-  completedAt?: string;
-}
-
-export type PassphraseSource = 'current-key' | '--new-passphrase-file' | 'prompt' | 'none';
-
-const STEPS: JournalStep[] = ['written', 'set', 'verified', 'unset', 'complete'];
-const FP = /^SHA256:[A-Za-z0-9+/]+=*$/;
-
-/** Parses a journal file's text; null when it is not one of ours (or damaged). */
-export function parseJournal(text: string): RotationJournal | null {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  if (!v || typeof v !== 'object' || v.kind !== 'sfauth-rotate' || v.version !== 1) return null;
-  const str = (k: string) => typeof v[k] === 'string' && (v[k] as string) !== '';
-  const slot = (x: unknown) => x === 1 || x === 2;
-  if (!['account', 'targetUser', 'targetKey', 'loginName', 'newPublicKey', 'privateKeyPath', 'publicKeyPath', 'createdAt', 'updatedAt'].every(str)) return null;
-  if (!slot(v.newSlot) || !(v.oldSlot === null || slot(v.oldSlot)) || v.newSlot === v.oldSlot) return null;
-  if (!str('newFingerprint') || !FP.test(v.newFingerprint as string)) return null;
-  if (!(v.oldFingerprint === null || (typeof v.oldFingerprint === 'string' && FP.test(v.oldFingerprint)))) return null;
-  if (!(v.authFingerprint === null || typeof v.authFingerprint === 'string')) return null;
-  if (v.keyType !== 'rsa' && v.keyType !== 'ec') return null;
-  if (typeof v.encrypted !== 'boolean' || typeof v.self !== 'boolean') return null;
-  if (!STEPS.includes(v.step as JournalStep)) return null;
-  if (!['current-key', '--new-passphrase-file', 'prompt', 'none'].includes(v.passphraseSource as string)) return null;
-  return v as unknown as RotationJournal;
-}
-
-/** True when the journal belongs to a rotation of this user in this account. */
-export function journalMatches(j: RotationJournal, account: string, targetUser: string): boolean {
-  return j.account === account.toUpperCase() && j.targetKey === normalizeUserName(targetUser);
-}
-
-/** The unfinished rotation to resume: the newest incomplete journal (by creation time). */
-export function pendingJournal(journals: readonly RotationJournal[]): RotationJournal | undefined {
-  return journals.filter((j) => j.step !== 'complete').sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
-}
-
-/** What DESC USER says about an interrupted rotation. */
-export interface ResumeState {
-  /** Where the new key is registered now (null: the SET has not taken effect). */
-  newKeyIn: Slot | null;
-  /** The old key is still in its slot. */
-  oldKeyPresent: boolean;
-  /** The journal's old slot now holds some other key (not the old one, not the new one). */
-  oldSlotChanged: boolean;
-}
-
-export function resumeState(j: RotationJournal, slots: readonly SlotView[]): ResumeState {
-  const newKeyIn = slotHolding(slots, j.newFingerprint);
-  const oldView = j.oldSlot === null ? undefined : slots.find((s) => s.slot === j.oldSlot);
-  const oldKeyPresent = Boolean(oldView && j.oldFingerprint && sameFingerprint(oldView.fingerprint, j.oldFingerprint));
-  const oldSlotChanged = Boolean(
-    oldView && oldView.fingerprint && !oldKeyPresent && !sameFingerprint(oldView.fingerprint, j.newFingerprint),
-  );
-  return { newKeyIn, oldKeyPresent, oldSlotChanged };
 }
 
 /**

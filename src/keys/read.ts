@@ -5,7 +5,10 @@
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { showKeyPairs } from '../snowflake/key-pairs.js';
 import { describeUser, type UserDescription } from '../snowflake/users.js';
-import type { RegisteredKey, SlotKey } from './types.js';
+import { sameFingerprint } from '../core/fingerprint.js';
+import { slotProperty } from '../core/sql.js';
+import type { KeysView } from './rotation-target.js';
+import { isActive, type PairKey, type RegisteredKey, type SlotKey } from './types.js';
 
 export interface UserKeys {
   description: UserDescription;
@@ -28,4 +31,38 @@ export async function readUserKeys(client: SnowflakeClient, user: string): Promi
     keys: [...slotKeys(description), ...(listing.available ? listing.pairs : [])],
     namedPairs: listing.available ? { available: true } : { available: false, why: listing.why },
   };
+}
+
+/** The read as the rotation model sees it: both slots (empty ones too) and every listed pair. */
+export function viewOf(read: UserKeys): KeysView {
+  return {
+    slots: read.description.slots,
+    pairs: read.keys.filter((k): k is PairKey => k.kind === 'pair'),
+    namedPairsAvailable: read.namedPairs.available,
+  };
+}
+
+/** One line about every key: `slot 1 SHA256:…, slot 2 empty, pair CI_KEY SHA256:… (ACTIVE)`. */
+export function keysSummary(view: KeysView): string {
+  return [
+    ...view.slots.map((s) => `slot ${s.slot} ${s.fingerprint ?? 'empty'}`),
+    ...view.pairs.map((p) => `pair ${p.name} ${p.fingerprint} (${p.rotatedTo ? 'rotated out' : p.status})`),
+  ].join(', ');
+}
+
+/** Where a key is registered now, as messages name it, or null. */
+export function placeHolding(view: KeysView, fingerprint: string | null, nowMs: number): string | null {
+  if (!fingerprint) return null;
+  const slot = view.slots.find((s) => sameFingerprint(s.fingerprint, fingerprint));
+  if (slot) return slotProperty(slot.slot);
+  const pair = view.pairs.find((p) => isActive(p, nowMs) && sameFingerprint(p.fingerprint, fingerprint));
+  return pair ? `key pair ${pair.name}` : null;
+}
+
+/** A key of the read that changes when any registered key does (for "changed since the plan"). */
+export function viewKey(view: KeysView): string {
+  return [
+    ...view.slots.map((s) => (s.fingerprint ?? '').replace(/^SHA256:/, '')),
+    ...view.pairs.filter((p) => !p.rotatedTo).map((p) => `${p.name}=${p.fingerprint.replace(/^SHA256:/, '')}:${p.status}`),
+  ].join('|');
 }

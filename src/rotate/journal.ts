@@ -13,7 +13,8 @@ import { createPublicKey } from 'node:crypto';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fingerprintOf, sameFingerprint } from '../core/fingerprint.js';
-import { journalMatches, journalPathFor, parseJournal, type JournalStep, type RotationJournal } from '../core/rotation-plan.js';
+import { journalPathFor } from '../core/rotation-plan.js';
+import { journalMatches, parseJournal, type RotationJournal, type RotationState } from '../core/rotation-journal.js';
 import { UsageError } from '../errors.js';
 import { readInputFile, removeStaleTempFiles, writeNewFiles, type NewFile } from '../io/files.js';
 import { publicKeyPathFor } from '../commands/keygen.js';
@@ -145,7 +146,7 @@ export function journalFile(path: string, journal: RotationJournal): NewFile {
 }
 
 /** Rewrites the journal atomically (temp file + rename) with the step reached. */
-export function updateJournal(path: string, journal: RotationJournal, step: JournalStep, nowMs: number): RotationJournal {
+export function updateJournal(path: string, journal: RotationJournal, step: RotationState, nowMs: number): RotationJournal {
   const at = new Date(nowMs).toISOString();
   const next: RotationJournal = { ...journal, step, updatedAt: at, ...(step === 'complete' ? { completedAt: at } : {}) };
   writeNewFiles([journalFile(path, next)], { overwrite: true });

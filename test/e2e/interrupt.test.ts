@@ -279,7 +279,7 @@ describe('SIGINT / SIGTERM while working', () => {
         ['rotate', '--account', ACCOUNT, '--host', own.url, '--user', 'alice', '--private-key', key, '--apply', '--bits', '4096', '--no-encrypt'],
         dir,
         'SIGINT',
-        (_pid, stderr) => stderrShows(stderr, /Read DESC USER/, 30),
+        (_pid, stderr) => stderrShows(stderr, /Read the keys of/, 30),
       );
       expect(r.code, r.stderr).toBe(130);
       expect(r.stderr).toMatch(/^sfauth: interrupted/m);

@@ -1,7 +1,8 @@
 /**
- * The pure decisions of status/rotate (src/core/rotation-plan.ts), the journal on disk
- * (src/rotate/journal.ts), the new-key choices (src/rotate/new-key.ts), the verification loop
- * (src/rotate/verify.ts) and the step list (src/rotate/plan.ts).
+ * The pure decisions of status/rotate (src/core/rotation-plan.ts), the journal format
+ * (src/core/rotation-journal.ts) and on disk (src/rotate/journal.ts), the new-key choices
+ * (src/rotate/new-key.ts), the verification loop (src/rotate/verify.ts) and the step list
+ * (src/rotate/report.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -15,21 +16,18 @@ import {
   dateStamp,
   fileSafeName,
   isOlderThan,
-  journalMatches,
   journalPathFor,
   keyInUse,
   normalizeUserName,
-  parseJournal,
-  pendingJournal,
-  resumeState,
   slotHolding,
   unsafeSet,
-  type RotationJournal,
   type SlotView,
 } from '../../src/core/rotation-plan.js';
+import { journalMatches, parseJournal, pendingJournal, type RotationJournal } from '../../src/core/rotation-journal.js';
+import { observe } from '../../src/keys/rotation-target.js';
 import { findJournals, journalFile, updateJournal } from '../../src/rotate/journal.js';
 import { newKeyPaths, newKeySpec, planPassphrase } from '../../src/rotate/new-key.js';
-import { buildSteps, PUBLIC_KEY_PLACEHOLDER } from '../../src/rotate/plan.js';
+import { buildSteps, PUBLIC_KEY_PLACEHOLDER } from '../../src/rotate/report.js';
 import { verifyNewKey, verifyPause } from '../../src/rotate/verify.js';
 import { writeNewFiles } from '../../src/io/files.js';
 import { CheckFailedError, ServiceError } from '../../src/errors.js';
@@ -146,15 +144,14 @@ describe('file names', () => {
 
 function journal(over: Partial<RotationJournal> = {}): RotationJournal {
   return {
-    version: 1,
+    version: 2,
     kind: 'sfauth-rotate',
     account: 'MYORG-MYACCOUNT',
     targetUser: 'svc',
     targetKey: 'SVC',
     loginName: 'SVC',
     self: true,
-    newSlot: 2,
-    oldSlot: 1,
+    target: { kind: 'slot', newSlot: 2, oldSlot: 1, replacesFingerprint: null },
     oldFingerprint: A,
     newFingerprint: B,
     newPublicKey: 'MIIB',
@@ -179,11 +176,31 @@ describe('the journal', () => {
     expect(parseJournal('not json')).toBeNull();
     expect(parseJournal('{}')).toBeNull();
     expect(parseJournal(JSON.stringify({ ...j, kind: 'other' }))).toBeNull();
-    expect(parseJournal(JSON.stringify({ ...j, newSlot: 3 }))).toBeNull();
-    expect(parseJournal(JSON.stringify({ ...j, oldSlot: 2 }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, target: { ...j.target, newSlot: 3 } }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, target: { ...j.target, oldSlot: 2 } }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, target: { kind: 'pair', name: 'K', graceHours: -1, roleRestriction: null } }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, target: { kind: 'elsewhere' } }))).toBeNull();
     expect(parseJournal(JSON.stringify({ ...j, newFingerprint: 'abc' }))).toBeNull();
     expect(parseJournal(JSON.stringify({ ...j, step: 'halfway' }))).toBeNull();
-    expect(parseJournal(JSON.stringify({ ...j, oldSlot: null, oldFingerprint: null }))).not.toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, version: 3 }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...j, target: { ...j.target, oldSlot: null }, oldFingerprint: null }))).not.toBeNull();
+    const named = journal({ target: { kind: 'pair', name: 'CI_KEY', graceHours: 0, roleRestriction: 'LOADER' }, step: 'handed-over' });
+    expect(parseJournal(JSON.stringify(named))).toEqual(named);
+    const migrate = journal({ target: { kind: 'migrate', name: 'CI_KEY', fromSlot: 1, via: 'add', roleRestriction: null, daysToExpiry: 90, comment: 'x' } });
+    expect(parseJournal(JSON.stringify(migrate))).toEqual(migrate);
+  });
+
+  it("reads sfauth 0.1's journals (version 1, slots only) as version 2, each step as the state it is now", () => {
+    const { target, version, step, ...rest } = journal();
+    void target, version, step;
+    const v1 = { ...rest, version: 1, newSlot: 2, oldSlot: 1 };
+    const steps = { written: 'written', set: 'registered', verified: 'verified', unset: 'retired', complete: 'complete' } as const;
+    for (const [old, now] of Object.entries(steps)) {
+      expect(parseJournal(JSON.stringify({ ...v1, step: old }))).toEqual(journal({ step: now }));
+    }
+    expect(parseJournal(JSON.stringify({ ...v1, step: 'set', replacesFingerprint: C }))?.target).toEqual({ kind: 'slot', newSlot: 2, oldSlot: 1, replacesFingerprint: C });
+    expect(parseJournal(JSON.stringify({ ...v1, step: 'registered' }))).toBeNull();
+    expect(parseJournal(JSON.stringify({ ...v1, newSlot: 1 }))).toBeNull();
   });
 
   it('matches by account and user (as Snowflake resolves the name)', () => {
@@ -201,13 +218,15 @@ describe('the journal', () => {
     expect(pendingJournal([done])).toBeUndefined();
   });
 
-  it('resumeState reads which steps took effect from DESC USER', () => {
-    const j = journal();
-    expect(resumeState(j, slots([A, 10], null))).toEqual({ newKeyIn: null, oldKeyPresent: true, oldSlotChanged: false });
-    expect(resumeState(j, slots([A, 10], [B, 0]))).toEqual({ newKeyIn: 2, oldKeyPresent: true, oldSlotChanged: false });
-    expect(resumeState(j, slots(null, [B, 0]))).toEqual({ newKeyIn: 2, oldKeyPresent: false, oldSlotChanged: false });
-    expect(resumeState(j, slots([C, 1], [B, 0]))).toEqual({ newKeyIn: 2, oldKeyPresent: false, oldSlotChanged: true });
-    expect(resumeState(journal({ oldSlot: null, oldFingerprint: null, newSlot: 1 }), slots([B, 0], null))).toEqual({ newKeyIn: 1, oldKeyPresent: false, oldSlotChanged: false });
+  it('observe reads which steps of a legacy rotation took effect from the slots', () => {
+    const t = journal().target;
+    const keys: { newFingerprint: string; oldFingerprint: string | null; heldFingerprint: string | null } = { newFingerprint: B, oldFingerprint: A, heldFingerprint: A };
+    const seen = (s: SlotView[], tt: RotationJournal['target'] = t, k = keys) => observe(tt, { slots: s, pairs: [], namedPairsAvailable: true }, k, NOW);
+    expect(seen(slots([A, 10], null))).toEqual({ registered: false, newInOtherSlot: null, oldActive: true, placeTakenBy: null });
+    expect(seen(slots([A, 10], [B, 0]))).toEqual({ registered: true, newInOtherSlot: null, oldActive: true, placeTakenBy: null });
+    expect(seen(slots(null, [B, 0]))).toEqual({ registered: true, newInOtherSlot: null, oldActive: false, placeTakenBy: null });
+    expect(seen(slots([B, 0], [A, 1]))).toMatchObject({ registered: false, newInOtherSlot: 1 });
+    expect(seen(slots([B, 0], null), { kind: 'slot', newSlot: 1, oldSlot: null, replacesFingerprint: null }, { ...keys, oldFingerprint: null })).toMatchObject({ registered: true, oldActive: false });
   });
 
   describe('on disk', () => {
@@ -240,9 +259,9 @@ describe('the journal', () => {
       const path = join(dir, 'k.p8.rotate.json');
       writeNewFiles([journalFile(path, journal())], { overwrite: false });
       expect(statSync(path).mode & 0o777).toBe(0o600);
-      const next = updateJournal(path, journal(), 'set', NOW);
-      expect(next.step).toBe('set');
-      expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ step: 'set', updatedAt: '2026-11-23T12:00:00.000Z' });
+      const next = updateJournal(path, journal(), 'registered', NOW);
+      expect(next.step).toBe('registered');
+      expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ version: 2, step: 'registered', updatedAt: '2026-11-23T12:00:00.000Z' });
       const done = updateJournal(path, next, 'complete', NOW + 1000);
       expect(done.completedAt).toBe('2026-11-23T12:00:01.000Z');
       expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -332,35 +351,50 @@ describe('the steps', () => {
   const base = {
     user: 'SVC',
     loginName: 'SVC',
-    newSlot: 2 as const,
-    oldSlot: 1 as const,
+    target: { kind: 'slot', newSlot: 2, oldSlot: 1, replacesFingerprint: null } as const,
+    hasOld: true,
     keepOld: false,
     newPublicKey: null,
     privateKeyPath: '/k/n.p8',
     publicKeyPath: '/k/n.pub',
     journalPath: '/k/n.p8.rotate.json',
-    slotChoice: 'the current key is in slot 1; the new key goes into slot 2',
+    choice: 'the current key is in slot 1; the new key goes into slot 2',
     display: (p: string) => p,
   };
 
   it('are the six of DESIGN §3 with their exact SQL', () => {
     const steps = buildSteps({ ...base, newPublicKey: 'MIIBxyz' });
     expect(steps.map((s) => s.name)).toEqual(['describe', 'choose-slot', 'write-key', 'set', 'verify', 'unset']);
-    expect(steps.map((s) => s.sql)).toEqual([
-      ['DESC USER SVC'],
-      [],
-      [],
-      ["ALTER USER SVC SET RSA_PUBLIC_KEY_2='MIIBxyz'"],
-      ['SELECT CURRENT_USER()'],
-      ['ALTER USER SVC UNSET RSA_PUBLIC_KEY', 'DESC USER SVC'],
-    ]);
+    const reads = ['DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC'];
+    expect(steps.map((s) => s.sql)).toEqual([reads, [], [], ["ALTER USER SVC SET RSA_PUBLIC_KEY_2='MIIBxyz'"], ['SELECT CURRENT_USER()'], ['ALTER USER SVC UNSET RSA_PUBLIC_KEY', ...reads]]);
+  });
+
+  it('name a named rotation and a migration by what they send', () => {
+    const pair = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 24, roleRestriction: 'LOADER' } });
+    expect(pair.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'rotate', 'verify', 'retire']);
+    expect(pair[3]!.sql).toEqual(["ALTER USER SVC ROTATE KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz'"]);
+    expect(pair[4]!.description).toContain('role LOADER');
+    expect(pair[5]!.sql.filter((q) => q.startsWith('ALTER'))).toEqual([]);
+    const now = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 0, roleRestriction: null } });
+    expect(now[3]!.sql).toEqual(["ALTER USER SVC ROTATE KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz' EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=1"]);
+    expect(now[5]!.sql[0]).toBe('ALTER USER SVC MODIFY KEY PAIR CI_KEY_ROTATED_<ms> SET DISABLED = TRUE');
+    const two = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 48, roleRestriction: null } });
+    expect(two[3]!.sql[0]).toMatch(/EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=48$/);
+    const migrate = buildSteps({
+      ...base,
+      newPublicKey: 'MIIBxyz',
+      target: { kind: 'migrate', name: 'CI_KEY', fromSlot: 1, via: 'add', roleRestriction: 'LOADER', daysToExpiry: 90, comment: null },
+    });
+    expect(migrate.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'add', 'verify', 'unset']);
+    expect(migrate[3]!.sql).toEqual(["ALTER USER SVC ADD KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz' ROLE_RESTRICTION='LOADER' DAYS_TO_EXPIRY=90"]);
+    expect(migrate[5]!.sql[0]).toBe('ALTER USER SVC UNSET RSA_PUBLIC_KEY');
   });
 
   it('show a placeholder before the key exists, and no UNSET with --keep-old or without an old slot', () => {
     expect(buildSteps(base)[3]!.sql).toEqual([`ALTER USER SVC SET RSA_PUBLIC_KEY_2='${PUBLIC_KEY_PLACEHOLDER}'`]);
-    expect(buildSteps({ ...base, keepOld: true })[5]!.sql).toEqual(['DESC USER SVC']);
-    expect(buildSteps({ ...base, oldSlot: null })[5]!.description).toContain('no old key to remove');
-    expect(buildSteps({ ...base, user: 'odd user' })[0]!.sql).toEqual(['DESC USER "odd user"']);
+    expect(buildSteps({ ...base, keepOld: true })[5]!.sql).toEqual(['DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC']);
+    expect(buildSteps({ ...base, target: { ...base.target, oldSlot: null }, hasOld: false })[5]!.description).toContain('no old key to remove');
+    expect(buildSteps({ ...base, user: 'odd user' })[0]!.sql).toEqual(['DESC USER "odd user"', 'SHOW USER KEY PAIRS FOR USER "odd user"']);
   });
 });
 

@@ -1,0 +1,607 @@
+/**
+ * One user's rotation from start to finish (DESIGN.md §3 "Rotation"): find an unfinished rotation's
+ * journal, take the user's lock, read the keys, plan (src/keys/rotation-target.ts picks a legacy slot,
+ * a named pair or a migration, or refuses), write the new key and its journal, and run the engine
+ * (engine.ts). It returns what happened; how that is shown is the caller's (commands/rotate.ts for one
+ * user, the fleet for many). Interrupted anywhere and run again with the same inputs, it finds its
+ * journal, re-reads the keys to see which steps took effect, and finishes the same rotation.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { CheckFailedError, isSfauthError, UsageError } from '../errors.js';
+import { sameFingerprint, fingerprintOf } from '../core/fingerprint.js';
+import { generateKeyPair, privateKeyPem, type KeySpec } from '../core/generate-key.js';
+import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
+import { isOlderThan, normalizeUserName, unsafeSet } from '../core/rotation-plan.js';
+import { pendingJournal, reached, type RotationJournal, type RotationTarget } from '../core/rotation-journal.js';
+import { slotProperty } from '../core/sql.js';
+import { assertCanCreate, writeNewFiles } from '../io/files.js';
+import type { LoadedKey } from '../io/load-key.js';
+import { displayPath } from '../io/paths.js';
+import { setInterruptHint } from '../io/cleanup.js';
+import { keysSummary, readUserKeys, viewOf, type UserKeys } from '../keys/read.js';
+import { chooseTarget, holdsActive, observe, placeOf, roleOf, type KeysView } from '../keys/rotation-target.js';
+import { setTimeOf, type RegisteredKey } from '../keys/types.js';
+import type { SnowflakeClient } from '../snowflake/client.js';
+import { homeDirOf, keyPairCredential, makeClient, type Session } from '../snowflake/session.js';
+import { advance, type Engine, type Rotation } from './engine.js';
+import { lostKeyError, rotationKeys, unaccountedError, unsafeError } from './failure.js';
+import { findJournals, journalFile, type FoundJournal } from './journal.js';
+import { acquireRotationLock } from './lock.js';
+import {
+  defaultKeyDir,
+  describeSpec,
+  loadJournaledKey,
+  newKeyPaths,
+  newKeySpec,
+  passphraseValue,
+  planPassphrase,
+  type NewKeyFlags,
+  type NewKeyPaths,
+  type PassphrasePlan,
+} from './new-key.js';
+import { buildSteps, fillPublicKey, pairReports, setStatus, stepName, type KeyMarks, type RotateReport, type SlotReport } from './report.js';
+import type { NamedPairSpec } from '../commands/key-pair-flags.js';
+
+/** How the caller shows a rotation while it runs. */
+export interface RotationDisplay {
+  /** The plan (before --apply, and at --apply once the new key exists). */
+  plan(report: RotateReport, view: KeysView, marks: KeyMarks): void;
+  /** The report as it stands when a step fails (the --json document goes out before the error). */
+  document(report: RotateReport): void;
+}
+
+/** One user's rotation, as the flags and the session give it. */
+export interface RotationRequest {
+  ctx: CommandContext;
+  /** keygen's flags for the new key, `--out`, `--overwrite-other`, the connection's name. */
+  options: NewKeyFlags & { overwriteOther?: boolean; connection?: string };
+  session: Session;
+  account: string;
+  /** JWT form of the account. */
+  jwtAccount: string;
+  target: string;
+  /** The authenticating user rotates its own key. */
+  self: boolean;
+  keepOld: boolean;
+  apply: boolean;
+  /** `--key-pair` with keygen's pair flags (a migration's new pair). */
+  pair?: NamedPairSpec;
+  graceHours?: number;
+  /** `--if-older-than`, in seconds. */
+  threshold?: number;
+  show: RotationDisplay;
+}
+
+export type RotationOutcome =
+  | { outcome: 'planned'; report: RotateReport }
+  | { outcome: 'rotated'; report: RotateReport; journal: RotationJournal; view: KeysView }
+  | { outcome: 'already-done'; report: RotateReport; journal: RotationJournal; message: string }
+  | { outcome: 'not-due'; key: RegisteredKey; view: KeysView; spec: KeySpec; explanation: string };
+
+/** Everything one run knows, shared by the fresh and the resumed paths. */
+interface Run extends RotationRequest {
+  /** The target's current key, when it is the key we authenticate with. */
+  currentKey?: LoadedKey;
+  localFingerprint: string | null;
+  notes: string[];
+  /** The client for reads and ALTERs: the session's, or the new key's once the old one is gone. */
+  worker: SnowflakeClient;
+  /** The trusted journals of this target where this run puts its key. */
+  journals: FoundJournal[];
+}
+
+export async function rotateUser(req: RotationRequest): Promise<RotationOutcome> {
+  const { ctx, options, session, target, self } = req;
+  const r: Run = {
+    ...req,
+    currentKey: self ? session.key : undefined,
+    localFingerprint: session.key ? (session.identity.fingerprint ?? null) : null,
+    notes: [],
+    worker: session.client,
+    journals: [],
+  };
+  // The journal of an unfinished rotation, looked for where this run would put its key.
+  const spec = newKeySpec(options, r.currentKey);
+  const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : defaultKeyDir(ctx, r.currentKey);
+  const scan = await findJournals(searchDir, { account: r.jwtAccount, targetUser: target, selfFingerprint: self ? r.localFingerprint : null });
+  for (const why of scan.ignored) ctx.out.warn(why);
+  r.journals = scan.found;
+  const pendingJ = pendingJournal(r.journals.map((j) => j.journal));
+  const pending = pendingJ ? r.journals.find((j) => j.journal === pendingJ) : undefined;
+  // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
+  // time, not only on the day the key is due.
+  const fresh = pending ? undefined : { passphrase: await planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
+  if (fresh && r.apply) assertCanCreate(fresh.paths.privateKeyPath);
+
+  // Two rotations of one user never interleave: the second waits for nothing, it stops.
+  const lock = r.apply ? acquireRotationLock(ctx.env, homeDirOf(ctx), r.jwtAccount, target, ctx.now()) : undefined;
+  try {
+    const read = await readKeys(r, pending);
+    if (pending) return await resume(r, pending, read);
+    return await rotateFresh(r, read, spec, fresh!, r.threshold);
+  } finally {
+    lock?.release();
+    setInterruptHint(undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A rotation that starts now: plan, write the key and the journal, run the engine.
+
+async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passphrase: PassphrasePlan; paths: NewKeyPaths }, threshold: number | undefined): Promise<RotationOutcome> {
+  const { ctx, options, self, target } = r;
+  const view = viewOf(read);
+  const now = ctx.now();
+
+  // A finished rotation of this very key whose new key is still registered: nothing to do.
+  const finished = r.journals
+    .map((j) => j.journal)
+    .find((j) => j.step === 'complete' && self && r.localFingerprint && sameFingerprint(j.oldFingerprint, r.localFingerprint) && holdsActive(view, j.newFingerprint, now));
+  if (finished) return alreadyDone(r, finished, view);
+
+  const choice = chooseTarget({
+    view,
+    localFingerprint: self ? r.localFingerprint : null,
+    ...(r.pair ? { keyPair: r.pair.name, newPair: r.pair } : {}),
+    ...(r.graceHours !== undefined ? { graceHours: r.graceHours } : {}),
+    keepOld: r.keepOld,
+    now,
+  });
+  r.notes.push(...choice.notes);
+  const t = choice.target;
+
+  if (threshold !== undefined) {
+    const due = !choice.oldKey || isOlderThan(setTimeOf(choice.oldKey), threshold, now);
+    if (!due) return { outcome: 'not-due', key: choice.oldKey!, view, spec, explanation: choice.explanation };
+  }
+
+  const { passphrase, paths } = fresh;
+  if (passphrase.source === 'none' && options.encrypt !== false) r.notes.push(passphrase.describe);
+  // The new key authenticates as the target's LOGIN_NAME (for a self-rotation: the login used now).
+  const loginName = read.description.loginName ?? (self && r.session.connection.user ? r.session.connection.user : target);
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const steps = buildSteps({ user: target, loginName, target: t, keepOld: r.keepOld, hasOld: choice.oldFingerprint !== null, newPublicKey: null, ...paths, choice: choice.explanation, display });
+  setStatus(steps, 'describe', 'done');
+  setStatus(steps, stepName(t.kind, 'choose'), 'done');
+  const report = newReport(r, t, { oldFingerprint: choice.oldFingerprint, newFingerprint: null, ...paths, newKey: keyInfo(spec, passphrase), choice: choice.explanation, steps, view, resumed: false });
+  const marks = keyMarks(r, view, t, choice.oldFingerprint);
+  const refusal = slotRefusal(r, view, t);
+
+  if (!r.apply) {
+    if (refusal) r.notes.push(refusal.note);
+    r.show.plan(report, view, marks);
+    return { outcome: 'planned', report };
+  }
+  if (refusal) throw refusal.error;
+
+  // Make the key and write it (with the journal) before anything changes on the server.
+  const secret = await passphraseValue(passphrase, ctx, display(paths.privateKeyPath));
+  const genStep = await ctx.progress.step(`Generating the new ${describeSpec(spec)} key`, { quiet: true });
+  const pair = await generateKeyPair(spec);
+  genStep.succeed();
+  const body = publicKeyBody(pair.publicKey);
+  const newFingerprint = fingerprintOf(pair.publicKey);
+  report.newFingerprint = newFingerprint;
+  fillPublicKey(steps, target, t, body);
+  r.show.plan(report, view, marks);
+
+  const at = new Date(now).toISOString();
+  const journal: RotationJournal = {
+    version: 2,
+    kind: 'sfauth-rotate',
+    account: r.jwtAccount,
+    targetUser: target,
+    targetKey: normalizeUserName(target),
+    loginName,
+    self,
+    target: t,
+    oldFingerprint: choice.oldFingerprint,
+    newFingerprint,
+    newPublicKey: body,
+    privateKeyPath: paths.privateKeyPath,
+    publicKeyPath: paths.publicKeyPath,
+    keyType: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    encrypted: passphrase.encrypted,
+    passphraseSource: passphrase.source,
+    authFingerprint: r.localFingerprint,
+    createdAt: at,
+    updatedAt: at,
+    step: 'written',
+  };
+  const write = await ctx.progress.step(`Writing ${display(paths.privateKeyPath)}`);
+  try {
+    writeNewFiles(
+      [
+        journalFile(paths.journalPath, journal), // first: a key file never exists without its journal
+        { path: paths.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: paths.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
+      ],
+      { overwrite: false },
+    );
+  } catch (err) {
+    write.fail(`Could not write ${display(paths.privateKeyPath)}`);
+    if (isSfauthError(err) && err.code === 'ERR_FILE_EXISTS') {
+      throw new UsageError(err.code, err.message, { hint: 'another sfauth rotate may be writing the same new key; let it finish (then run this again to see its result), or choose another --out' });
+    }
+    throw err;
+  }
+  write.succeed(`Wrote ${display(paths.privateKeyPath)} (0600), ${display(paths.publicKeyPath)} and the journal`);
+  setStatus(steps, 'write-key', 'done');
+  report.applied = true;
+
+  const newKey: LoadedKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(paths.privateKeyPath), path: paths.privateKeyPath };
+  const rotation: Rotation = { path: paths.journalPath, journal, newKey, planned: view };
+  const engine = engineFor(r, report);
+  const done = await advance(engine, rotation);
+  return { outcome: 'rotated', report, journal: done, view: engine.lastView ?? view };
+}
+
+/** A legacy SET that could remove the only working key, or overwrite a key nothing accounts for. */
+function slotRefusal(r: Run, view: KeysView, t: RotationTarget): { error: CheckFailedError; note: string } | null {
+  if (t.kind !== 'slot') return null;
+  const unsafe = unsafeSet(view.slots, t.newSlot, r.localFingerprint);
+  if (unsafe) {
+    return {
+      error: unsafeError(r.target, t.newSlot, unsafe),
+      note: `--apply would refuse: ${unsafe}, and setting slot ${t.newSlot} could leave no working key`,
+    };
+  }
+  const replaced = t.replacesFingerprint;
+  if (replaced && !r.options.overwriteOther && !accountedFor(r, replaced)) {
+    return {
+      error: unaccountedError(r.target, t.newSlot, replaced),
+      note: `--apply would refuse: ${slotProperty(t.newSlot)} holds ${replaced}, a key no rotation here accounts for (--overwrite-other replaces it)`,
+    };
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 1, with the fallback an interrupted self-rotation needs: its old key may already be retired.
+
+async function readKeys(r: Run, pending: FoundJournal | undefined): Promise<UserKeys> {
+  const { ctx, target } = r;
+  const step = await ctx.progress.step(`Reading the keys of ${target}`);
+  try {
+    const read = await readUserKeys(r.worker, target);
+    step.succeed(`Read the keys of ${target}: ${keysSummary(viewOf(read))}`);
+    return read;
+  } catch (err) {
+    if (isSfauthError(err) && err.code === 'ERR_AUTH_REFUSED' && r.self && r.currentKey) {
+      if (pending && existsSync(pending.journal.privateKeyPath)) {
+        const newKey = await loadJournaledKey(pending.journal, r.options, ctx, r.currentKey);
+        r.worker = newKeyClient(r, newKey, pending.journal.loginName, roleOf(pending.journal.target));
+        r.notes.push('the current key was refused (the unfinished rotation had already retired it); continued with the new key');
+        try {
+          const read = await readUserKeys(r.worker, target);
+          step.succeed(`Read the keys of ${target} with the new key: ${keysSummary(viewOf(read))}`);
+          return read;
+        } catch (err2) {
+          step.fail(`Could not read the keys of ${target}`);
+          throw err2;
+        }
+      }
+      const finished = r.journals
+        .map((j) => j.journal)
+        .filter((j) => j.step === 'complete' && sameFingerprint(j.oldFingerprint, r.localFingerprint))
+        .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
+      if (finished) {
+        step.fail(`The current key was rotated out`);
+        throw new CheckFailedError('ERR_KEY_ROTATED', `this key was rotated out by sfauth rotate on ${finished.completedAt ?? finished.updatedAt}; Snowflake no longer accepts it`, {
+          details: [`new key     ${displayPath(finished.privateKeyPath, ctx.cwd)}`, `fingerprint ${finished.newFingerprint} (${placeOf(finished.target)})`],
+          hint: `point the connection at the new key (private_key_file = "${finished.privateKeyPath}", or --private-key) and run again`,
+          data: { privateKeyPath: finished.privateKeyPath, newFingerprint: finished.newFingerprint },
+        });
+      }
+    }
+    step.fail(`Could not read the keys of ${target}`);
+    throw err;
+  }
+}
+
+function newKeyClient(r: Run, key: LoadedKey, loginName: string, role: string | null): SnowflakeClient {
+  const { credential, identity } = keyPairCredential(key, r.account, loginName);
+  const conn = r.session.connection;
+  return makeClient(
+    {
+      baseUrl: r.session.baseUrl,
+      credential,
+      identity,
+      deadline: r.session.deadline,
+      timeoutLabel: r.session.timeoutLabel,
+      // A role-restricted pair authenticates only with its role; otherwise the authenticating user's
+      // role fits its own key, and another user may not have it.
+      ...(role ? { role, warehouse: r.self ? conn.warehouse : undefined } : r.self ? { role: conn.role, warehouse: conn.warehouse } : {}),
+    },
+    r.ctx,
+  );
+}
+
+function engineFor(r: Run, report: RotateReport): Engine {
+  const engine: Engine = {
+    ctx: r.ctx,
+    user: r.target,
+    self: r.self,
+    keepOld: r.keepOld,
+    overwriteOther: r.options.overwriteOther === true,
+    worker: r.worker,
+    deadline: r.session.deadline,
+    timeoutLabel: r.session.timeoutLabel,
+    clientFor: (key, loginName, role) => newKeyClient(r, key, loginName, role),
+    accountedFor: (fp) => accountedFor(r, fp),
+    report,
+    documentOnFailure: () => r.show.document(report),
+  };
+  return engine;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resuming: the journal says what was meant, the keys as read say what took effect.
+
+async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<RotationOutcome> {
+  const { ctx, target } = r;
+  let journal = found.journal;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const view = viewOf(read);
+  const t = journal.target;
+  const seen = observe(t, view, rotationKeys(journal), ctx.now());
+  r.notes.push(`resuming the unfinished rotation begun ${journal.createdAt} (journal ${display(found.path)}, last step: ${journal.step})`);
+  if (r.options.out && resolve(ctx.cwd, r.options.out) !== journal.privateKeyPath) {
+    r.notes.push(`--out is ignored: the unfinished rotation's key is ${display(journal.privateKeyPath)}`);
+  }
+  const oldPlace = t.kind === 'slot' ? t.oldSlot : t.kind === 'migrate' ? t.fromSlot : null;
+  if (oldPlace !== null && !seen.oldActive && journal.oldFingerprint) {
+    const now = view.slots.find((s) => s.slot === oldPlace)?.fingerprint;
+    if (now && !sameFingerprint(now, journal.newFingerprint)) r.notes.push(`slot ${oldPlace} now holds a key this rotation did not expect; it is left as it is`);
+  }
+  let passphrase: PassphrasePlan = { encrypted: journal.encrypted, source: journal.passphraseSource, describe: '' };
+  let regenerate = false;
+  if (!existsSync(journal.privateKeyPath)) {
+    if (seen.registered || seen.newInOtherSlot !== null) throw lostKeyError(target, ctx.cwd, journal);
+    // The run stopped before its key file was complete and before any server change: make it again.
+    regenerate = true;
+    r.notes.push(`${display(journal.privateKeyPath)} was never completed; a key is made again under the same name`);
+    passphrase = await planPassphrase(r.options, ctx, r.currentKey, target);
+  }
+
+  const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
+  const choice = describeJournalTarget(t);
+  const steps = buildSteps({
+    user: target,
+    loginName: journal.loginName,
+    target: t,
+    keepOld: r.keepOld,
+    hasOld: journal.oldFingerprint !== null,
+    newPublicKey: regenerate ? null : journal.newPublicKey,
+    privateKeyPath: journal.privateKeyPath,
+    publicKeyPath: journal.publicKeyPath,
+    journalPath: found.path,
+    choice,
+    display,
+  });
+  setStatus(steps, 'describe', 'done');
+  setStatus(steps, stepName(t.kind, 'choose'), 'already-done');
+  if (!regenerate) setStatus(steps, 'write-key', 'already-done');
+  if (seen.registered || reached(journal, 'registered')) setStatus(steps, stepName(t.kind, 'register'), 'already-done');
+  if (reached(journal, 'verified')) setStatus(steps, 'verify', 'already-done');
+  const report = newReport(r, t, {
+    oldFingerprint: journal.oldFingerprint,
+    newFingerprint: regenerate ? null : journal.newFingerprint,
+    privateKeyPath: journal.privateKeyPath,
+    publicKeyPath: journal.publicKeyPath,
+    journalPath: found.path,
+    newKey: keyInfo(spec, passphrase),
+    choice,
+    steps,
+    view,
+    resumed: true,
+  });
+  const marks = keyMarks(r, view, t, journal.oldFingerprint, journal.newFingerprint);
+
+  if (!r.apply) {
+    r.show.plan(report, view, marks);
+    return { outcome: 'planned', report };
+  }
+
+  let newKey: LoadedKey;
+  if (regenerate) {
+    const secret = await passphraseValue(passphrase, ctx, display(journal.privateKeyPath));
+    const pair = await generateKeyPair(spec);
+    const body = publicKeyBody(pair.publicKey);
+    journal = {
+      ...journal,
+      newFingerprint: fingerprintOf(pair.publicKey),
+      newPublicKey: body,
+      encrypted: passphrase.encrypted,
+      passphraseSource: passphrase.source,
+      updatedAt: new Date(ctx.now()).toISOString(),
+      step: 'written',
+    };
+    report.newFingerprint = journal.newFingerprint;
+    fillPublicKey(steps, target, t, body);
+    r.show.plan(report, view, marks);
+    const write = await ctx.progress.step(`Writing ${display(journal.privateKeyPath)}`);
+    writeNewFiles([journalFile(found.path, journal)], { overwrite: true });
+    writeNewFiles(
+      [
+        { path: journal.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: journal.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
+      ],
+      { overwrite: existsSync(journal.publicKeyPath) }, // a .pub left without its private key is this rotation's own
+    );
+    write.succeed(`Wrote ${display(journal.privateKeyPath)} (0600), ${display(journal.publicKeyPath)} and the journal`);
+    setStatus(steps, 'write-key', 'done');
+    newKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(journal.privateKeyPath), path: journal.privateKeyPath };
+  } else {
+    r.show.plan(report, view, marks);
+    newKey = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
+    if (!existsSync(journal.publicKeyPath)) {
+      writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 'umask' }], { overwrite: false });
+      r.notes.push(`${display(journal.publicKeyPath)} was missing and has been written again`);
+    }
+  }
+  report.applied = true;
+  const engine = engineFor(r, report);
+  const done = await advance(engine, { path: found.path, journal, newKey, planned: view });
+  return { outcome: 'rotated', report, journal: done, view: engine.lastView ?? view };
+}
+
+function describeJournalTarget(t: RotationTarget): string {
+  switch (t.kind) {
+    case 'slot':
+      return t.oldSlot === null ? `slot ${t.newSlot} (from the journal)` : `slot ${t.newSlot} gets the new key, slot ${t.oldSlot} held the old one (from the journal)`;
+    case 'pair':
+      return `key pair ${t.name} is rotated, the old key kept ${t.graceHours === 0 ? 'until the new one is verified (--grace 0)' : `for ${t.graceHours} h`} (from the journal)`;
+    case 'migrate':
+      return `the new key becomes key pair ${t.name}${t.fromSlot !== null ? `, replacing the legacy slot ${t.fromSlot}` : ''} (from the journal)`;
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Reports.
+
+function newReport(
+  r: Run,
+  t: RotationTarget,
+  x: {
+    oldFingerprint: string | null;
+    newFingerprint: string | null;
+    privateKeyPath: string;
+    publicKeyPath: string;
+    journalPath: string;
+    newKey: RotateReport['newKey'];
+    choice: string;
+    steps: RotateReport['steps'];
+    view: KeysView;
+    resumed: boolean;
+  },
+): RotateReport {
+  return {
+    user: r.target,
+    account: r.jwtAccount,
+    kind: t.kind,
+    applied: false,
+    resumed: x.resumed,
+    due: true,
+    alreadyDone: false,
+    oldSlot: t.kind === 'slot' ? t.oldSlot : t.kind === 'migrate' ? t.fromSlot : null,
+    newSlot: t.kind === 'slot' ? t.newSlot : null,
+    keyPair: t.kind === 'slot' ? null : t.name,
+    ...(t.kind === 'pair' ? { graceHours: t.graceHours } : {}),
+    ...(t.kind !== 'slot' ? { roleRestriction: t.roleRestriction } : {}),
+    oldFingerprint: x.oldFingerprint,
+    newFingerprint: x.newFingerprint,
+    privateKeyPath: x.privateKeyPath,
+    publicKeyPath: x.publicKeyPath,
+    journalPath: x.journalPath,
+    newKey: x.newKey,
+    keepOld: r.keepOld,
+    slotChoice: x.choice,
+    notes: r.notes,
+    steps: x.steps,
+    ...keysOf(x.view),
+  };
+}
+
+export function keysOf(view: KeysView): { slots: SlotReport[]; keyPairs?: RotateReport['keyPairs'] } {
+  return {
+    slots: view.slots.map((s) => ({
+      slot: s.slot,
+      property: slotProperty(s.slot),
+      fingerprint: s.fingerprint,
+      lastSetTime: s.lastSetTime ? s.lastSetTime.toISOString() : (s.lastSetTimeText ?? null),
+    })),
+    ...(view.namedPairsAvailable ? { keyPairs: pairReports(view.pairs) } : {}),
+  };
+}
+
+function alreadyDone(r: Run, journal: RotationJournal, view: KeysView): RotationOutcome {
+  const { ctx } = r;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
+  const message = `this key was already rotated on ${journal.completedAt ?? journal.updatedAt}: ${placeOf(journal.target)} holds the new key ${journal.newFingerprint} (${display(journal.privateKeyPath)}); nothing to do`;
+  {
+    const choice = describeJournalTarget(journal.target);
+    const steps = buildSteps({
+      user: r.target,
+      loginName: journal.loginName,
+      target: journal.target,
+      keepOld: r.keepOld,
+      hasOld: journal.oldFingerprint !== null,
+      newPublicKey: journal.newPublicKey,
+      privateKeyPath: journal.privateKeyPath,
+      publicKeyPath: journal.publicKeyPath,
+      journalPath: journal.privateKeyPath + '.rotate.json',
+      choice,
+      display,
+    }).map((s) => ({ ...s, status: 'already-done' as const }));
+    const report = newReport(r, journal.target, {
+      oldFingerprint: journal.oldFingerprint,
+      newFingerprint: journal.newFingerprint,
+      privateKeyPath: journal.privateKeyPath,
+      publicKeyPath: journal.publicKeyPath,
+      journalPath: journal.privateKeyPath + '.rotate.json',
+      newKey: keyInfo(spec, { encrypted: journal.encrypted, source: journal.passphraseSource }),
+      choice,
+      steps,
+      view,
+      resumed: false,
+    });
+    return { outcome: 'already-done', report: { ...report, alreadyDone: true, notes: [message] }, journal, message };
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers.
+
+
+/** A key in a slot is accounted for when it is the key in use or one an earlier rotation here replaced. */
+function accountedFor(r: Run, fingerprint: string): boolean {
+  return sameFingerprint(fingerprint, r.localFingerprint) || r.journals.some((j) => sameFingerprint(j.journal.oldFingerprint, fingerprint));
+}
+
+function keyMarks(r: Run, view: KeysView, t: RotationTarget, oldFingerprint: string | null, newFingerprint?: string): KeyMarks {
+  const marks: KeyMarks = new Map();
+  const tag = (k: number | string, fp: string | null, isOld: boolean, isTargetPlace: boolean) => {
+    const tags: string[] = [];
+    const isNew = Boolean(newFingerprint && fp && sameFingerprint(fp, newFingerprint));
+    if (isNew) tags.push('the new key');
+    if (r.localFingerprint && fp && sameFingerprint(fp, r.localFingerprint)) tags.push('matches the local key');
+    if (isOld && fp) tags.push(t.kind === 'pair' ? `old key (kept ${t.graceHours === 0 ? 'until the new one is verified' : `${t.graceHours} h`} as ${t.name}_ROTATED_<ms>)` : r.keepOld ? 'old key (kept)' : 'old key (removed at the end)');
+    if (isTargetPlace && !isNew) tags.push(t.kind === 'pair' ? '← rotated to the new key' : fp ? '← overwritten by the new key' : '← the new key goes here');
+    if (tags.length) marks.set(k as never, tags.join(', '));
+  };
+  const oldSlot = t.kind === 'slot' ? t.oldSlot : t.kind === 'migrate' ? t.fromSlot : null;
+  for (const s of view.slots) tag(s.slot, s.fingerprint, s.slot === oldSlot && sameFingerprint(s.fingerprint, oldFingerprint), t.kind === 'slot' && s.slot === t.newSlot);
+  for (const p of view.pairs) tag(p.name, p.fingerprint, t.kind === 'pair' && p.name === t.name, t.kind === 'pair' && p.name === t.name);
+  if (t.kind === 'migrate' && !view.pairs.some((p) => p.name === t.name)) marks.set(t.name, '← added with the new key');
+  return marks;
+}
+
+function keyInfo(spec: KeySpec, passphrase: Pick<PassphrasePlan, 'encrypted' | 'source'>): RotateReport['newKey'] {
+  return {
+    type: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    encrypted: passphrase.encrypted,
+    passphrase: passphrase.source,
+  };
+}
+
+function loadedFrom(privateKey: LoadedKey['privateKey'], publicKey: LoadedKey['publicKey'], spec: KeySpec, encrypted: boolean): Omit<LoadedKey, 'label'> {
+  return {
+    privateKey,
+    publicKey,
+    type: spec.type,
+    ...(spec.type === 'rsa' ? { bits: spec.bits } : { curve: spec.curve }),
+    alg: spec.type === 'rsa' ? 'RS256' : spec.curve === 'P-256' ? 'ES256' : spec.curve === 'P-384' ? 'ES384' : 'ES512',
+    format: encrypted ? 'pkcs8-encrypted' : 'pkcs8',
+    encoding: 'pem',
+    encrypted,
+  };
+}
+
