@@ -134,6 +134,8 @@
  *   with a role restriction authenticates a POST only when its body's `role` is that role (else 401
  *   `390144`, login failure `JWT_TOKEN_INVALID_ROLE_RESTRICTION`); success sets `last_used_on`.
  * - `namedKeyPairs: false` is a server from before July 2026: every KEY PAIR statement is 422 `001003`.
+ * - `modifyRotatedOut: 'refused'` refuses MODIFY on a rotated-out pair (003536), as a server might
+ *   (unconfirmed); REMOVE of one is always allowed.
  *
  * ## Idempotence
  * A POST with a requestId whose statement already ran and `retry=true` gets the same answer (same
@@ -199,6 +201,8 @@ export interface EmulatorOptions {
   rotatedOutAtZeroGrace?: KeyPairRules['rotatedOutAtZeroGrace'];
   /** Unconfirmed: ROTATE restarts the expiry from DAYS_TO_EXPIRY (default) or keeps the old time. */
   rotateExpiry?: KeyPairRules['rotateExpiry'];
+  /** Unconfirmed: MODIFY on a rotated-out pair is allowed (default) or refused (then only REMOVE ends it early). */
+  modifyRotatedOut?: KeyPairRules['modifyRotatedOut'];
 }
 
 export interface KeyPairInit {
@@ -451,6 +455,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     limit: options.keyPairLimit ?? 10,
     rotatedOutAtZeroGrace: options.rotatedOutAtZeroGrace ?? 'disabled',
     rotateExpiry: options.rotateExpiry ?? 'restart',
+    modifyRotatedOut: options.modifyRotatedOut ?? 'allowed',
   };
 
   const users = new Map<string, User>(); // by NAME
@@ -899,6 +904,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       case 'modify': {
         const pair = find();
         if (!pair) throw KEY_PAIR_ERRORS.unknown(name, u.name);
+        if (pair.rotatedTo !== null && rules.modifyRotatedOut === 'refused') throw KEY_PAIR_ERRORS.rotatedOut(name);
         if (action.disabled !== undefined) pair.disabled = action.disabled;
         if (action.comment !== undefined) pair.comment = action.comment;
         return;

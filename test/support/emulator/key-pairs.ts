@@ -38,6 +38,8 @@ export interface KeyPairRules {
   rotatedOutAtZeroGrace: 'disabled' | 'unlisted';
   /** ROTATE: the new key's expiry restarts from DAYS_TO_EXPIRY, or keeps the old time (unconfirmed). */
   rotateExpiry: 'restart' | 'keep';
+  /** MODIFY on a rotated-out pair: allowed, or refused like a ROTATE of one (unconfirmed). */
+  modifyRotatedOut: 'allowed' | 'refused';
 }
 
 export type PairStatus = 'ACTIVE' | 'EXPIRED' | 'DISABLED';
