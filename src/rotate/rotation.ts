@@ -352,6 +352,11 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   if (r.options.out && resolve(ctx.cwd, r.options.out) !== journal.privateKeyPath) {
     r.notes.push(`--out is ignored: the unfinished rotation's key is ${display(journal.privateKeyPath)}`);
   }
+  const planned = t.kind === 'slot' ? null : t.name;
+  if (r.pair && r.pair.name !== planned) r.notes.push(`--key-pair ${r.pair.name} is ignored: the unfinished rotation is of ${placeOf(t)}`);
+  if (r.graceHours !== undefined && !(t.kind === 'pair' && t.graceHours === r.graceHours)) {
+    r.notes.push(`--grace is ignored: the unfinished rotation keeps what it began with${t.kind === 'pair' ? ` (${t.graceHours} h)` : ''}`);
+  }
   const oldPlace = t.kind === 'slot' ? t.oldSlot : t.kind === 'migrate' ? t.fromSlot : null;
   if (oldPlace !== null && !seen.oldActive && journal.oldFingerprint) {
     const now = view.slots.find((s) => s.slot === oldPlace)?.fingerprint;

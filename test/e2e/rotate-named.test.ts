@@ -477,6 +477,35 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
     expect(journals(w.dir)[0]).toMatchObject({ step: 'complete', target: { kind: 'migrate' } });
   });
 
+  it('migration: killed before the ADD reached the server, then during the verification; the last rerun finishes', async () => {
+    const w = await world({ inSlot: true });
+    w.sf.injectFault({ kind: 'hang', match: /ADD KEY PAIR/ });
+    const first = w.spawn(['--apply', '--key-pair', 'CI_KEY', '--role-restriction', 'LOADER']);
+    await until(() => w.sf.requests.some((q) => /ADD KEY PAIR/.test(q.statement ?? '')));
+    first.kill();
+    await first.done;
+    expect(w.sf.keyPairs('SVC')).toEqual([]);
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'written', target: { kind: 'migrate', roleRestriction: 'LOADER' } });
+    w.sf.reset();
+    w.sf.injectFault({ kind: 'hang', match: /CURRENT_USER/ });
+    // the rerun takes its pair's properties from the journal, not from flags it may have lost
+    const second = w.spawn(['--apply', '--key-pair', 'CI_KEY']);
+    await until(() => w.sf.requests.some((q) => q.statement === 'SELECT CURRENT_USER()'));
+    second.kill();
+    await second.done;
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'registered' });
+    expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
+    w.sf.reset();
+    const again = await w.run(['--apply', '--key-pair', 'CI_KEY']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(newKeys(w.dir)).toHaveLength(1);
+    expect(w.sf.keyPairs('SVC')).toMatchObject([{ name: 'CI_KEY', roleScope: 'LOADER', status: 'ACTIVE' }]);
+    expect(w.sf.user('SVC').slots[1]).toBeNull();
+    expect(statements(w.sf, /ADD KEY PAIR/)).toHaveLength(0);
+    const ok = w.sf.requests.filter((q) => q.statement === 'SELECT CURRENT_USER()' && q.authOutcome === 'ok').at(-1)!;
+    expect((ok.body as { role?: string }).role).toBe('LOADER');
+  });
+
   it('without the journal (a CI runner gone after the ROTATE): the held key is the rotated-out pair, so the pair is rotated again', async () => {
     const w = await world();
     w.sf.injectFault({ kind: 'drop-after-execute', match: /ROTATE KEY PAIR/ });

@@ -584,6 +584,26 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     expectRotated(w);
   });
 
+  it("a journal left by sfauth 0.1 (version 1) after its SET resumes under this version: verified, unset, recorded as version 2", async () => {
+    const w = await world();
+    const plan = JSON.parse((await w.run(['--json'])).stdout);
+    const next = await gen('rsa', { modulusLength: 2048 });
+    writeFileSync(plan.privateKeyPath, next.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(
+      plan.journalPath,
+      JSON.stringify({ ...journalFixture({ oldFingerprint: w.fp, newPublicKey: next.publicKey, privateKeyPath: plan.privateKeyPath }), step: 'set' }),
+      { mode: 0o600 },
+    );
+    w.sf.setKey('SVC', 2, next.publicKey);
+    const r = await w.run(['--apply', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ resumed: true, kind: 'slot', newSlot: 2, oldSlot: 1 });
+    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'already-done', 'already-done', 'already-done', 'done', 'done']);
+    expect(expectRotated(w)).toBe(plan.privateKeyPath);
+    expect(alters(w.sf)).toEqual(['ALTER USER SVC UNSET RSA_PUBLIC_KEY']);
+  });
+
   it('killed while writing is never left without its journal: a journal alone is completed under the same name', async () => {
     const w = await world();
     // What a kill between the journal and the key file leaves: a journal whose key does not exist.
