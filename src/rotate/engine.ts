@@ -147,7 +147,7 @@ async function register(e: Engine, r: Rotation): Promise<RotationState> {
     mark(e, r, 'register', 'failed');
     throw await interrupted(e, r, err, 'register');
   }
-  step.succeed(`${did} ${place} of ${e.user} to ${r.journal.newFingerprint}`);
+  step.succeed(verb === 'add' ? `${did} ${place} to ${e.user}: ${r.journal.newFingerprint}` : `${did} ${place} of ${e.user} to ${r.journal.newFingerprint}`);
   mark(e, r, 'register', 'done');
   return 'registered';
 }

@@ -228,6 +228,9 @@ export function renderPlan(
     const state = p.rotatedTo ? `rotated out, expires ${p.expiresAt ? p.expiresAt.toISOString() : 'at an unknown time'}` : `${p.status}${p.expiresAt ? `, expires ${p.expiresAt.toISOString()}` : ''}`;
     lines.push(`  pair    ${p.name.padEnd(16)}  ${p.fingerprint}  ${state}; ${since(p.createdOn, null, 'created')}${p.roleScope ? `; role ${p.roleScope}` : ''}${mark(p.name)}`);
   }
+  for (const [name, text] of marks) {
+    if (typeof name === 'string' && !keys.pairs.some((p) => p.name === name)) lines.push(`  pair    ${name.padEnd(16)}  (not there yet)  ${text}`);
+  }
   const k = report.newKey;
   const spec = k.type === 'rsa' ? `RSA ${k.bits}` : `EC ${k.curve}`;
   lines.push(`  new key: ${spec}, ${passphraseWords(k)}`);
