@@ -138,6 +138,25 @@ describe('ROTATE', () => {
 });
 
 describe('MODIFY, REMOVE, expiry and role restriction', () => {
+  it('a rotated-out pair can be disabled (or, with modifyRotatedOut: refused, only removed) to end its grace early', async () => {
+    for (const mode of ['allowed', 'refused'] as const) {
+      const em = await world({ modifyRotatedOut: mode });
+      em.addKeyPair('alice', 'k', k1.body);
+      expect((await sql(em, `ALTER USER alice ROTATE KEY PAIR k PUBLIC_KEY = '${k2.body}'`, slotKey)).status).toBe(200);
+      const old = em.keyPairs('alice').find((p) => p.rotatedTo === 'K')!.name;
+      const modify = await sql(em, `ALTER USER alice MODIFY KEY PAIR ${old} SET DISABLED = TRUE`, slotKey);
+      if (mode === 'allowed') {
+        expect(modify.status).toBe(200);
+        expect(em.keyPairs('alice').find((p) => p.name === old)?.status).toBe('DISABLED');
+      } else {
+        expect(modify.json).toMatchObject({ code: '003536' });
+        expect((await sql(em, `ALTER USER alice REMOVE KEY PAIR ${old}`, slotKey)).status).toBe(200);
+        expect(em.keyPairs('alice').map((p) => p.name)).toEqual(['K']);
+      }
+      expect((await sql(em, WHO, k1)).status).toBe(401);
+    }
+  });
+
   it('SET DISABLED stops a key and FALSE brings it back; REMOVE frees the name; an EXPIRED key does not authenticate', async () => {
     const em = await world();
     em.addKeyPair('alice', 'k', k1.body);
