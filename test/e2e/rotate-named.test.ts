@@ -8,22 +8,17 @@
  * (a CI runner gone) a rerun that never locks anyone out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { generateKeyPair } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ROOT, STACK_TRACE, baseEnv, openssl, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { ROOT, STACK_TRACE, openssl, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { fingerprintOf, journals, newKeys, spawnKillable, until } from '../support/rotation.js';
 import { startEmulator, type Emulator, type EmulatorOptions, type KeyPairInit } from '../support/emulator.js';
 
 const gen = promisify(generateKeyPair);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-function fingerprintOf(key: KeyObject | string): string {
-  const pub = typeof key === 'string' ? createPublicKey(key) : key;
-  return 'SHA256:' + createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64');
-}
 
 interface World {
   sf: Emulator;
@@ -69,40 +64,28 @@ async function world(opts: { emulator?: EmulatorOptions; pair?: KeyPairInit | fa
     fp: fingerprintOf(pair.publicKey),
     env,
     run: (extra, o) => runCliAsync(['rotate', ...args, ...extra], { cwd: dir, env, timeoutMs: o?.timeoutMs ?? 40_000 }),
-    spawn: (extra) => {
-      const child = spawn(process.execPath, [BIN, 'rotate', ...args, ...extra], { cwd: dir, env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-      child.stdin.end();
-      const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr })));
-      return { done, kill: () => void child.kill('SIGKILL') };
-    },
+    spawn: (extra) => spawnKillable(['rotate', ...args, ...extra], dir, env),
   };
 }
 
-function newKeys(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => /\.\d{4}-\d{2}-\d{2}(-\d+)?\.p8$/.test(f))
-    .map((f) => join(dir, f));
-}
 
-function journals(dir: string): Array<Record<string, unknown>> {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.rotate.json'))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>);
-}
 
 const statements = (sf: Emulator, re: RegExp) => sf.executed.filter((e) => re.test(e.statement));
 const alters = (sf: Emulator) => statements(sf, /^ALTER USER/i).map((e) => e.statement);
 
-async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+
+/** Runs `rotate <extra>` and SIGKILLs it once a statement matching `re` ran but before its answer arrived. */
+async function killedAfterExecuting(w: World, extra: string[], re: RegExp): Promise<void> {
+  w.sf.injectFault({ kind: 'drop-after-execute', match: re });
+  const p = w.spawn(extra);
+  await until(() => statements(w.sf, re).length > 0);
+  p.kill();
+  await p.done;
+}
+
+/** What a CI runner that is gone leaves: none of the rotation's files. */
+function loseRunnerFiles(w: World): void {
+  for (const f of readdirSync(w.dir)) if (/\d{4}-\d{2}-\d{2}/.test(f)) rmSync(join(w.dir, f));
 }
 
 function clean(r: CliResult): void {
@@ -390,11 +373,7 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
 
   it('killed right after the ROTATE executed, before its answer: the rerun sees it took effect and does not rotate twice', async () => {
     const w = await world();
-    w.sf.injectFault({ kind: 'drop-after-execute', match: /ROTATE KEY PAIR/ });
-    const p = w.spawn(['--apply']);
-    await until(() => statements(w.sf, /ROTATE KEY PAIR/).length > 0);
-    p.kill();
-    await p.done;
+    await killedAfterExecuting(w, ['--apply'], /ROTATE KEY PAIR/);
     expect(newKeys(w.dir)).toHaveLength(1);
     const again = await w.run(['--apply', '--json']);
     expect(again.code, again.stderr).toBe(0);
@@ -508,14 +487,9 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
 
   it('without the journal (a CI runner gone after the ROTATE): the held key is the rotated-out pair, so the pair is rotated again', async () => {
     const w = await world();
-    w.sf.injectFault({ kind: 'drop-after-execute', match: /ROTATE KEY PAIR/ });
-    const p = w.spawn(['--apply']);
-    await until(() => statements(w.sf, /ROTATE KEY PAIR/).length > 0);
-    p.kill();
-    await p.done;
+    await killedAfterExecuting(w, ['--apply'], /ROTATE KEY PAIR/);
     const orphan = w.sf.keyPairs('SVC').find((k) => k.name === 'CI_KEY')!.fingerprint;
-    // the runner's files are gone with it
-    for (const f of readdirSync(w.dir)) if (/\d{4}-\d{2}-\d{2}/.test(f)) rmSync(join(w.dir, f));
+    loseRunnerFiles(w);
     w.sf.reset();
     const r = await w.run(['--apply']);
     expect(r.code, r.stderr).toBe(0);
@@ -531,12 +505,8 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
 
   it('without the journal after a migration ADD: the pair is rotated to a key held here, then the slot is unset', async () => {
     const w = await world({ inSlot: true });
-    w.sf.injectFault({ kind: 'drop-after-execute', match: /ADD KEY PAIR/ });
-    const p = w.spawn(['--apply', '--key-pair', 'CI_KEY']);
-    await until(() => statements(w.sf, /ADD KEY PAIR/).length > 0);
-    p.kill();
-    await p.done;
-    for (const f of readdirSync(w.dir)) if (/\d{4}-\d{2}-\d{2}/.test(f)) rmSync(join(w.dir, f));
+    await killedAfterExecuting(w, ['--apply', '--key-pair', 'CI_KEY'], /ADD KEY PAIR/);
+    loseRunnerFiles(w);
     w.sf.reset();
     const r = await w.run(['--apply', '--key-pair', 'CI_KEY']);
     expect(r.code, r.stderr).toBe(0);

@@ -6,12 +6,12 @@
  * emulator and temp folder, so they run concurrently.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ROOT, STACK_TRACE, baseEnv, openssl, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { ROOT, STACK_TRACE, openssl, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { fingerprintOf, journals, newKeys, spawnKillable, until } from '../support/rotation.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
 import { journalFixture } from '../support/journal.js';
 
@@ -20,11 +20,6 @@ const DAY = 86_400_000;
 /** --timeout for runs that must fail at their deadline: short, yet room for start-up on a busy machine. */
 const SHORT = '6s';
 const gen = promisify(generateKeyPair);
-
-function fingerprintOf(key: KeyObject | string): string {
-  const pub = typeof key === 'string' ? createPublicKey(key) : key;
-  return 'SHA256:' + createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64');
-}
 
 interface World {
   sf: Emulator;
@@ -72,16 +67,7 @@ async function world(
     fp: fingerprintOf(pair.publicKey),
     args,
     run: (extra, o) => runCliAsync(['rotate', ...args, ...extra], { cwd: dir, env, timeoutMs: o?.timeoutMs ?? 40_000 }),
-    spawn: (extra) => {
-      const child = spawn(process.execPath, [BIN, 'rotate', ...args, ...extra], { cwd: dir, env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-      child.stdin.end();
-      const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr })));
-      return { done, kill: () => void child.kill('SIGKILL') };
-    },
+    spawn: (extra) => spawnKillable(['rotate', ...args, ...extra], dir, env),
     cleanup: async () => {
       await sf.close();
       cleanup();
@@ -91,31 +77,12 @@ async function world(
   return w;
 }
 
-/** New private keys written by rotate in `dir` (dated names). */
-function newKeys(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => /\.\d{4}-\d{2}-\d{2}(-\d+)?\.p8$/.test(f))
-    .map((f) => join(dir, f));
-}
 
-function journals(dir: string): Array<Record<string, unknown>> {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.rotate.json'))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>);
-}
 
 function alters(sf: Emulator): string[] {
   return sf.executed.map((e) => e.statement).filter((s) => /^ALTER USER/i.test(s));
 }
 
-/** Polls until `cond` holds (the emulator runs in this process, so it keeps answering meanwhile). */
-async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** No secrets, no stack traces, in anything the command printed. */
 function clean(r: CliResult): void {
