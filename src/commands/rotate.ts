@@ -18,7 +18,9 @@ import { slotProperty, unsetPublicKeySql } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
 import { isRotatedOut, roleOf, type KeysView } from '../keys/rotation-target.js';
 import { setTimeOf, type RegisteredKey } from '../keys/types.js';
-import { openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { checkConnectionUpdate } from '../rotate/hand-over.js';
+import { ensurePrivateFolder, keyStateFolder } from '../rotate/lock.js';
 import type { NewKeyFlags } from '../rotate/new-key.js';
 import { renderPlan, type KeyMarks, type RotateReport } from '../rotate/report.js';
 import { keysOf, rotateUser, type RotationOutcome } from '../rotate/rotation.js';
@@ -31,6 +33,8 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFl
   overwriteOther?: boolean;
   ifOlderThan?: string;
   grace?: string;
+  storeCmd?: string;
+  updateConnection?: boolean;
   json?: boolean;
 }
 
@@ -59,13 +63,20 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   const authUser = conn.user;
   const target = options.targetUser ?? requireValue(conn, 'user');
   const self = !options.targetUser || (authUser !== undefined && normalizeUserName(options.targetUser) === normalizeUserName(authUser));
-  if (self && session.key && !session.key.path && !options.out && !options.keepOld) {
+  if (self && session.key && !session.key.path && !options.out && !options.keepOld && !options.storeCmd) {
     // The key lives nowhere sfauth could put the new one: in CI the working folder dies with the job,
     // and with the old key removed the service would be locked out.
     throw new UsageError('ERR_NO_KEY_DESTINATION', `the key in use came from ${session.key.label}, so there is no key file to put the new key beside`, {
-      hint: 'say where the new private key goes: --out PATH (somewhere that outlives this run, not a CI working folder), or --keep-old to keep the current key registered too',
+      hint: 'say where the new private key goes: --store-cmd CMD (your secret store), --out PATH (somewhere that outlives this run, not a CI working folder), or --keep-old to keep the current key registered too',
     });
   }
+  if (options.storeCmd !== undefined && options.storeCmd.trim() === '') throw new UsageError('ERR_USAGE', '--store-cmd is empty', { hint: 'give the command that stores the new private key (it gets the PEM on stdin)' });
+  const updateConnection = options.updateConnection ? checkConnectionUpdate(conn, ctx.cwd) : undefined;
+  // With a store and no --out, the key never needs to stay on disk: it waits in sfauth's own state
+  // folder until it is handed over, then goes (a rerun after a failed hand-over finds it there).
+  const storeOnly = options.storeCmd !== undefined && !options.out && !updateConnection;
+  const keyDir = storeOnly ? keyStateFolder(ctx.env, homeDirOf(ctx), accountForJwt(account), target) : undefined;
+  if (keyDir && options.apply) ensurePrivateFolder(keyDir, 'key folder');
   const r: Run = { ctx, options, session, target, jwtAccount: accountForJwt(account), self, keepOld: options.keepOld === true, apply: options.apply === true };
   const outcome = await rotateUser({
     ctx,
@@ -80,6 +91,18 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     ...(pair ? { pair } : {}),
     ...(graceHours !== undefined ? { graceHours } : {}),
     ...(threshold !== undefined ? { threshold } : {}),
+    ...(options.storeCmd !== undefined || updateConnection
+      ? {
+          handOver: {
+            ...(options.storeCmd !== undefined ? { storeCmd: options.storeCmd } : {}),
+            ...(updateConnection ? { updateConnection } : {}),
+            account,
+            timeoutMs: parseDuration(session.timeoutLabel, '--timeout') * 1000,
+            timeoutLabel: session.timeoutLabel,
+          },
+        }
+      : {}),
+    ...(keyDir ? { keyDir, removeKeyWhenDone: true } : {}),
     show: {
       plan: (report, view, marks) => printPlan(r, report, view, marks),
       document: (report) => {
@@ -145,15 +168,22 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
         ? `; the old key ${rotatedOut ? `(${rotatedOut.name}) ` : ''}was disabled (--grace 0)`
         : `; the old key works until ${rotatedOut?.expiresAt ? rotatedOut.expiresAt.toISOString() : `the grace period of ${t.graceHours} h ends`}${rotatedOut ? ` as ${rotatedOut.name}` : ''}`;
   }
-  out.line(`${t.kind === 'migrate' ? 'migrated' : 'rotated'} ${report.user}: ${where} = ${journal.newFingerprint} (${display(journal.privateKeyPath)})${after}`);
+  const keyAt = report.privateKeyRemoved ? 'handed over by --store-cmd, no file kept' : display(journal.privateKeyPath);
+  out.line(`${t.kind === 'migrate' ? 'migrated' : 'rotated'} ${report.user}: ${where} = ${journal.newFingerprint} (${keyAt})${after}`);
   out.info('');
   const conn = r.options.connection;
   const role = roleOf(t);
+  const stored = report.store?.handedOver === true;
+  const next = report.connectionUpdate?.updated
+    ? `connection '${report.connectionUpdate.name}' already uses the new key${stored ? ', and --store-cmd has it' : ''}`
+    : stored
+      ? `the new key is in your store (--store-cmd); whatever reads it from there picks it up`
+      : r.self
+        ? `use the new key: set private_key_file = "${journal.privateKeyPath}"${conn ? ` in connection '${conn}'` : ''} (or --private-key / SNOWFLAKE_PRIVATE_KEY_FILE)`
+        : `hand ${display(journal.privateKeyPath)} to whatever runs as ${report.user} (its private_key_file)`;
   out.info(
     out.style.bold('next: ') +
-      (r.self
-        ? `use the new key: set private_key_file = "${journal.privateKeyPath}"${conn ? ` in connection '${conn}'` : ''} (or --private-key / SNOWFLAKE_PRIVATE_KEY_FILE)`
-        : `hand ${display(journal.privateKeyPath)} to whatever runs as ${report.user} (its private_key_file)`) +
+      next +
       (journal.encrypted ? (journal.passphraseSource === 'current-key' ? '; its passphrase is the old one' : '') : '') +
       (role ? `; it authenticates only with role ${role}` : ''),
   );

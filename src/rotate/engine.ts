@@ -187,7 +187,14 @@ async function verify(e: Engine, r: Rotation): Promise<RotationState> {
 // verified → handed-over: the new key reaches wherever it lives (store command, connection).
 
 async function handOver(e: Engine, r: Rotation): Promise<RotationState> {
-  if (e.handOver) await e.handOver(r);
+  if (!e.handOver) return 'handed-over';
+  try {
+    await e.handOver(r);
+  } catch (err) {
+    mark(e, r, 'hand-over', 'failed');
+    throw await interrupted(e, r, err, 'hand-over');
+  }
+  mark(e, r, 'hand-over', 'done');
   return 'handed-over';
 }
 

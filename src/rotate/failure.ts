@@ -61,7 +61,7 @@ export function discardRotation(r: Rotation): void {
   }
 }
 
-export type FailedAt = 'register' | 'verify' | 'retire' | 'confirm';
+export type FailedAt = 'register' | 'verify' | 'hand-over' | 'retire' | 'confirm';
 
 /** An error from a step, with the standing of the keys and how to finish or undo. */
 export async function interrupted(e: Engine, r: Rotation, err: unknown, at: FailedAt): Promise<unknown> {
@@ -88,7 +88,7 @@ export async function interrupted(e: Engine, r: Rotation, err: unknown, at: Fail
   }
   let lines: string[];
   let undo: string | undefined;
-  if (at === 'register' || at === 'verify') {
+  if (at === 'register' || at === 'verify' || at === 'hand-over') {
     ({ lines, undo } = await standing(e, journal));
   } else {
     // The new key authenticated moments ago (step 5), and the lock keeps other runs here away.
@@ -107,7 +107,9 @@ export async function interrupted(e: Engine, r: Rotation, err: unknown, at: Fail
     details,
     hint: retireRefused
       ? `removing the old key needs OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on user ${e.user} (--role)${journal.target.kind === 'pair' ? '' : '; or finish with --keep-old'}`
-      : finishHint(),
+      : at === 'hand-over' && err.hint
+        ? err.hint
+        : finishHint(),
     data,
     cause: err,
   });

@@ -49,18 +49,27 @@ function readRecord(path: string): LockRecord | null {
 }
 
 function lockFolder(env: Env, homeDir: string): string {
-  const dir = join(stateDir(env, homeDir), 'locks');
+  return ensurePrivateFolder(join(stateDir(env, homeDir), 'locks'), 'lock folder');
+}
+
+/** Where `--store-cmd` without `--out` keeps a new key until it is handed over: sfauth's state folder. */
+export function keyStateFolder(env: Env, homeDir: string, account: string, targetUser: string): string {
+  return join(stateDir(env, homeDir), 'keys', fileSafeName(account), fileSafeName(targetUser));
+}
+
+/** Creates `dir` (0700) if needed and checks that only this user can write it. */
+export function ensurePrivateFolder(dir: string, what: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot create the lock folder ${dir}: ${errno(err) ?? (err as Error).message}`, {
+    throw new UsageError('ERR_OUTPUT_UNWRITABLE', `cannot create the ${what} ${dir}: ${errno(err) ?? (err as Error).message}`, {
       hint: 'set XDG_STATE_HOME (or HOME) to a folder you can write',
     });
   }
   const st = lstatSync(dir);
   const uid = process.getuid?.();
   if (uid !== undefined && (st.uid !== uid || st.mode & 0o022 || !st.isDirectory())) {
-    throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to use the lock folder ${dir}: it is not a folder only you can write`, {
+    throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to use the ${what} ${dir}: it is not a folder only you can write`, {
       hint: `chmod 0700 ${dir} (it must belong to you), or set XDG_STATE_HOME to another folder`,
     });
   }

@@ -128,6 +128,8 @@ export function newKeyPaths(
   spec: KeySpec,
   targetUser: string,
   nowMs: number,
+  /** A folder of sfauth's own (`--store-cmd` without `--out`): `<user>_<type>_key.<date>.p8` there. */
+  dir?: string,
 ): NewKeyPaths {
   if (flags.out) {
     const paths = pathsFor(resolve(ctx.cwd, flags.out));
@@ -143,7 +145,7 @@ export function newKeyPaths(
     }
     return paths;
   }
-  const base = current?.path ?? join(ctx.cwd, `${current ? '' : fileSafeName(targetUser) + '_'}${spec.type}_key.p8`);
+  const base = dir ? join(dir, `${fileSafeName(targetUser)}_${spec.type}_key.p8`) : (current?.path ?? join(ctx.cwd, `${current ? '' : fileSafeName(targetUser) + '_'}${spec.type}_key.p8`));
   const date = dateStamp(nowMs);
   for (let n = 1; ; n++) {
     const paths = pathsFor(datedKeyPath(base, date, n, spec.type));

@@ -12,15 +12,16 @@ import { describeUserSql, slotProperty, type Slot } from '../core/sql.js';
 import { plannedRetireSql, registerStatement } from '../keys/rotation-target.js';
 import type { PairKey } from '../keys/types.js';
 import { VERIFY_SQL } from './verify.js';
+import type { HandOverReport } from './hand-over.js';
 import type { ChalkInstance } from 'chalk';
 
 export type StepStatus = 'planned' | 'done' | 'already-done' | 'skipped' | 'failed';
-export type StepName = 'describe' | 'choose-slot' | 'choose-key-pair' | 'write-key' | 'set' | 'rotate' | 'add' | 'verify' | 'unset' | 'retire';
+export type StepName = 'describe' | 'choose-slot' | 'choose-key-pair' | 'write-key' | 'set' | 'rotate' | 'add' | 'verify' | 'hand-over' | 'unset' | 'retire';
 /** The engine's transitions, which the steps of the report stand for. */
-export type StepRole = 'read' | 'choose' | 'write' | 'register' | 'verify' | 'retire';
+export type StepRole = 'read' | 'choose' | 'write' | 'register' | 'verify' | 'hand-over' | 'retire';
 
 export interface StepReport {
-  step: 1 | 2 | 3 | 4 | 5 | 6;
+  step: number;
   name: StepName;
   description: string;
   /** The statements of this step, in order (no trailing `;`). */
@@ -81,6 +82,12 @@ export interface RotateReport {
   slots: SlotReport[];
   /** The named pairs as last read (rotated-out ones included); absent when the server has none. */
   keyPairs?: PairReport[];
+  /** `--store-cmd`: how it ended. */
+  store?: HandOverReport['store'];
+  /** `--update-connection`: the line changed. */
+  connectionUpdate?: HandOverReport['connection'];
+  /** The private key file was removed after the hand-over (`--store-cmd` without `--out`). */
+  privateKeyRemoved?: boolean;
 }
 
 export interface StepInput {
@@ -96,6 +103,8 @@ export interface StepInput {
   publicKeyPath: string;
   journalPath: string;
   choice: string;
+  /** Step 6, when there is a hand-over: what it does, in words. */
+  handOver?: string;
   display(path: string): string;
 }
 
@@ -116,6 +125,8 @@ export function stepName(kind: RotationTarget['kind'], role: StepRole): StepName
       return 'write-key';
     case 'verify':
       return 'verify';
+    case 'hand-over':
+      return 'hand-over';
     default:
       return NAMES[kind][role];
   }
@@ -166,8 +177,9 @@ export function buildSteps(input: StepInput): StepReport[] {
       sql: [VERIFY_SQL],
       status: 'planned',
     },
+    ...(input.handOver ? [{ step: 6, name: 'hand-over' as const, description: input.handOver, sql: [], status: 'planned' as const }] : []),
     {
-      step: 6,
+      step: input.handOver ? 7 : 6,
       name: stepName(t.kind, 'retire'),
       description: retireWords(t, input.keepOld, input.hasOld, user),
       sql: [...plannedRetireSql(user, t, input.keepOld, input.hasOld), ...reads],
@@ -189,7 +201,7 @@ export function fillPublicKey(steps: StepReport[], user: string, t: RotationTarg
 
 /** Replaces the planned retirement SQL with what was sent. */
 export function fillRetireSql(steps: StepReport[], sql: string[]): void {
-  const s = steps[5];
+  const s = steps.at(-1);
   if (s) s.sql = [...sql, ...s.sql.filter((q) => !/^ALTER/i.test(q))];
 }
 

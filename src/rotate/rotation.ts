@@ -6,7 +6,7 @@
  * user, the fleet for many). Interrupted anywhere and run again with the same inputs, it finds its
  * journal, re-reads the keys to see which steps took effect, and finishes the same rotation.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, isSfauthError, UsageError } from '../errors.js';
@@ -26,6 +26,7 @@ import { setTimeOf, type RegisteredKey } from '../keys/types.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { homeDirOf, keyPairCredential, makeClient, type Session } from '../snowflake/session.js';
 import { advance, type Engine, type Rotation } from './engine.js';
+import { handOver, type HandOverOptions, type HandOverReport } from './hand-over.js';
 import { lostKeyError, rotationKeys, unaccountedError, unsafeError } from './failure.js';
 import { findJournals, journalFile, type FoundJournal } from './journal.js';
 import { acquireRotationLock } from './lock.js';
@@ -71,6 +72,15 @@ export interface RotationRequest {
   graceHours?: number;
   /** `--if-older-than`, in seconds. */
   threshold?: number;
+  /** Step 6: `--store-cmd` and/or `--update-connection`. */
+  handOver?: HandOverOptions;
+  /**
+   * Where new keys go when neither `--out` nor the current key's folder says (`--store-cmd` without
+   * `--out`: sfauth's own state folder, and the private key file is removed once handed over).
+   */
+  keyDir?: string;
+  /** Remove the new private key file once the rotation is complete (it lives in the store). */
+  removeKeyWhenDone?: boolean;
   show: RotationDisplay;
 }
 
@@ -104,7 +114,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   };
   // The journal of an unfinished rotation, looked for where this run would put its key.
   const spec = newKeySpec(options, r.currentKey);
-  const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : defaultKeyDir(ctx, r.currentKey);
+  const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : (req.keyDir ?? defaultKeyDir(ctx, r.currentKey));
   const scan = await findJournals(searchDir, { account: r.jwtAccount, targetUser: target, selfFingerprint: self ? r.localFingerprint : null });
   for (const why of scan.ignored) ctx.out.warn(why);
   r.journals = scan.found;
@@ -112,7 +122,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   const pending = pendingJ ? r.journals.find((j) => j.journal === pendingJ) : undefined;
   // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
   // time, not only on the day the key is due.
-  const fresh = pending ? undefined : { passphrase: await planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now()) };
+  const fresh = pending ? undefined : { passphrase: await planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now(), req.keyDir) };
   if (fresh && r.apply) assertCanCreate(fresh.paths.privateKeyPath);
 
   // Two rotations of one user never interleave: the second waits for nothing, it stops.
@@ -162,7 +172,18 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   // The new key authenticates as the target's LOGIN_NAME (for a self-rotation: the login used now).
   const loginName = read.description.loginName ?? (self && r.session.connection.user ? r.session.connection.user : target);
   const display = (p: string) => displayPath(p, ctx.cwd);
-  const steps = buildSteps({ user: target, loginName, target: t, keepOld: r.keepOld, hasOld: choice.oldFingerprint !== null, newPublicKey: null, ...paths, choice: choice.explanation, display });
+  const steps = buildSteps({
+    user: target,
+    loginName,
+    target: t,
+    keepOld: r.keepOld,
+    hasOld: choice.oldFingerprint !== null,
+    newPublicKey: null,
+    ...paths,
+    choice: choice.explanation,
+    ...handOverWords(r),
+    display,
+  });
   setStatus(steps, 'describe', 'done');
   setStatus(steps, stepName(t.kind, 'choose'), 'done');
   const report = newReport(r, t, { oldFingerprint: choice.oldFingerprint, newFingerprint: null, ...paths, newKey: keyInfo(spec, passphrase), choice: choice.explanation, steps, view, resumed: false });
@@ -236,7 +257,7 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   const rotation: Rotation = { path: paths.journalPath, journal, newKey, planned: view };
   const engine = engineFor(r, report);
   const done = await advance(engine, rotation);
-  return { outcome: 'rotated', report, journal: done, view: engine.lastView ?? view };
+  return completed(r, report, done, engine.lastView ?? view);
 }
 
 /** A legacy SET that could remove the only working key, or overwrite a key nothing accounts for. */
@@ -292,7 +313,9 @@ async function readKeys(r: Run, pending: FoundJournal | undefined): Promise<User
         step.fail(`The current key was rotated out`);
         throw new CheckFailedError('ERR_KEY_ROTATED', `this key was rotated out by sfauth rotate on ${finished.completedAt ?? finished.updatedAt}; Snowflake no longer accepts it`, {
           details: [`new key     ${displayPath(finished.privateKeyPath, ctx.cwd)}`, `fingerprint ${finished.newFingerprint} (${placeOf(finished.target)})`],
-          hint: `point the connection at the new key (private_key_file = "${finished.privateKeyPath}", or --private-key) and run again`,
+          hint: existsSync(finished.privateKeyPath)
+            ? `point the connection at the new key (private_key_file = "${finished.privateKeyPath}", or --private-key) and run again`
+            : 'the new key was handed over by --store-cmd: use it from your store (e.g. as SNOWFLAKE_PRIVATE_KEY_RAW) and run again',
           data: { privateKeyPath: finished.privateKeyPath, newFingerprint: finished.newFingerprint },
         });
       }
@@ -335,7 +358,47 @@ function engineFor(r: Run, report: RotateReport): Engine {
     report,
     documentOnFailure: () => r.show.document(report),
   };
+  const h = r.handOver;
+  if (h) {
+    engine.handOver = async (rot) => {
+      const got: HandOverReport = {};
+      try {
+        await handOver(r.ctx, rot.journal, h, got);
+      } finally {
+        if (got.store) report.store = got.store;
+        if (got.connection) report.connectionUpdate = got.connection;
+      }
+    };
+  }
   return engine;
+}
+
+/** Step 6 in words, when there is a hand-over. */
+function handOverWords(r: Run): { handOver?: string } {
+  const h = r.handOver;
+  if (!h) return {};
+  const parts = [
+    ...(h.storeCmd ? [`run --store-cmd with the new private key on its stdin${r.removeKeyWhenDone ? ' (the key file is removed once the rotation is complete)' : ''}`] : []),
+    ...(h.updateConnection ? [`point connection '${h.updateConnection.name}' (${displayPath(h.updateConnection.file, r.ctx.cwd)}) at the new key`] : []),
+  ];
+  return { handOver: `hand the new key over: ${parts.join('; then ')}; a failure keeps both keys registered` };
+}
+
+/** The rotation is complete: a key that now lives in the store leaves no file behind. */
+function completed(r: Run, report: RotateReport, journal: RotationJournal, view: KeysView): RotationOutcome {
+  if (r.removeKeyWhenDone && journal.step === 'complete') {
+    removeFile(journal.privateKeyPath);
+    report.privateKeyRemoved = true;
+  }
+  return { outcome: 'rotated', report, journal, view };
+}
+
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +448,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     publicKeyPath: journal.publicKeyPath,
     journalPath: found.path,
     choice,
+    ...handOverWords(r),
     display,
   });
   setStatus(steps, 'describe', 'done');
@@ -392,6 +456,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   if (!regenerate) setStatus(steps, 'write-key', 'already-done');
   if (seen.registered || reached(journal, 'registered')) setStatus(steps, stepName(t.kind, 'register'), 'already-done');
   if (reached(journal, 'verified')) setStatus(steps, 'verify', 'already-done');
+  if (reached(journal, 'handed-over')) setStatus(steps, 'hand-over', 'already-done');
   const report = newReport(r, t, {
     oldFingerprint: journal.oldFingerprint,
     newFingerprint: regenerate ? null : journal.newFingerprint,
@@ -451,7 +516,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   report.applied = true;
   const engine = engineFor(r, report);
   const done = await advance(engine, { path: found.path, journal, newKey, planned: view });
-  return { outcome: 'rotated', report, journal: done, view: engine.lastView ?? view };
+  return completed(r, report, done, engine.lastView ?? view);
 }
 
 function describeJournalTarget(t: RotationTarget): string {
@@ -542,8 +607,10 @@ function alreadyDone(r: Run, journal: RotationJournal, view: KeysView): Rotation
       publicKeyPath: journal.publicKeyPath,
       journalPath: journal.privateKeyPath + '.rotate.json',
       choice,
+      ...handOverWords(r),
       display,
     }).map((s) => ({ ...s, status: 'already-done' as const }));
+    if (r.removeKeyWhenDone) removeFile(journal.privateKeyPath);
     const report = newReport(r, journal.target, {
       oldFingerprint: journal.oldFingerprint,
       newFingerprint: journal.newFingerprint,

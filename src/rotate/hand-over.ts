@@ -1,0 +1,148 @@
+/**
+ * Step 6 of a rotation (DESIGN.md §3 "Handing the key over"): after the new key is verified and before
+ * the old one is retired, the new key goes where it is used.
+ *   - `--store-cmd CMD` runs `sh -c CMD` with the new private key PEM (exactly as written, encrypted
+ *     when the key is) on stdin and `SFAUTH_*` variables describing it; nothing secret is in its
+ *     arguments, and sfauth's own secrets (the current key, passphrases, tokens) are not in its
+ *     environment. Its output goes to sfauth's stderr, never stdout. Exit 0 = handed over.
+ *   - `--update-connection` points the Snowflake CLI connection's key path at the new key.
+ * Either failing stops the rotation with both keys registered; a rerun retries the hand-over.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import type { CommandContext, Env } from '../context.js';
+import { CheckFailedError, UsageError } from '../errors.js';
+import { connectionTablePath, withKeyPath } from '../config/key-path-edit.js';
+import type { RotationJournal } from '../core/rotation-journal.js';
+import { plainLine } from '../core/untrusted-text.js';
+import { readInputFile, writeNewFiles } from '../io/files.js';
+import { displayPath } from '../io/paths.js';
+
+/** Variables the store command never inherits: the current credential and its passphrase. */
+const WITHHELD = /^(SNOWFLAKE_PRIVATE_KEY_RAW|SNOWFLAKE_PRIVATE_KEY_PASSPHRASE|PRIVATE_KEY_PASSPHRASE|SNOWFLAKE_TOKEN|SNOWFLAKE_PASSWORD|SNOWFLAKE_CONNECTIONS_.*_(PRIVATE_KEY_RAW|PRIVATE_KEY_FILE_PWD|PRIVATE_KEY_PASSPHRASE|TOKEN|PASSWORD))$/;
+
+/** The environment of the store command: sfauth's own, less its secrets, plus what describes the new key. */
+export function storeEnvironment(env: Env, j: RotationJournal, account: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !WITHHELD.test(k)) out[k] = v;
+  out.SFAUTH_ACCOUNT = account;
+  out.SFAUTH_TARGET_USER = j.targetUser;
+  out.SFAUTH_NEW_FINGERPRINT = j.newFingerprint;
+  out.SFAUTH_NEW_PUBLIC_KEY = j.newPublicKey;
+  if (j.oldFingerprint) out.SFAUTH_OLD_FINGERPRINT = j.oldFingerprint;
+  out.SFAUTH_NEW_KEY_ENCRYPTED = j.encrypted ? '1' : '0';
+  if (j.target.kind === 'slot') out.SFAUTH_SLOT = String(j.target.newSlot);
+  else out.SFAUTH_KEY_PAIR = j.target.name;
+  return out;
+}
+
+export interface StoreResult {
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** Runs the store command; resolves when it ends (or is stopped at `timeoutMs`). */
+export function runStoreCommand(
+  command: string,
+  input: { pem: Buffer; env: Record<string, string>; cwd: string; timeoutMs: number; onOutput(line: string): void; now(): number },
+): Promise<StoreResult> {
+  const started = input.now();
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd: input.cwd, env: input.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    }, input.timeoutMs);
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => {
+        const lines = (partial + d).split('\n');
+        partial = lines.pop()!;
+        for (const l of lines) input.onOutput(l);
+      });
+      stream.on('end', () => partial && input.onOutput(partial));
+    }
+    // A command that does not read its input is not an error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input.pem);
+    child.on('error', () => undefined);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code, signal, durationMs: input.now() - started, timedOut });
+    });
+  });
+}
+
+export interface HandOverOptions {
+  storeCmd?: string;
+  /** The connection whose key path to update (its file and name). */
+  updateConnection?: { file: string; name: string };
+  account: string;
+  /** How long the store command may run. */
+  timeoutMs: number;
+  timeoutLabel: string;
+}
+
+export interface HandOverReport {
+  store?: { command: 'store-cmd'; exitCode: number | null; durationMs: number; handedOver: boolean };
+  connection?: { file: string; name: string; key: string; previous: string; updated: boolean };
+}
+
+/** Checks `--update-connection` before anything happens: the connection must name a key file we can change. */
+export function checkConnectionUpdate(conn: { name?: string; configFile?: string }, cwd: string): { file: string; name: string } {
+  if (!conn.name || !conn.configFile) {
+    throw new UsageError('ERR_CONNECTION_UPDATE', '--update-connection needs a connection from a Snowflake CLI config file (-c NAME or the default connection)', {
+      hint: 'name the connection with -c, or drop --update-connection',
+    });
+  }
+  // The same checks as the real edit, without the new path: a dry run on the current text.
+  const text = readFileSync(conn.configFile, 'utf8');
+  withKeyPath(text, connectionTablePath(conn.configFile, conn.name), '/dry-run', displayPath(conn.configFile, cwd));
+  return { file: conn.configFile, name: conn.name };
+}
+
+/** Hands the verified new key over; throws ERR_STORE_FAILED / the edit's error when it cannot. */
+export async function handOver(ctx: CommandContext, j: RotationJournal, opts: HandOverOptions, report: HandOverReport): Promise<void> {
+  if (opts.storeCmd) {
+    const pem = await readInputFile(j.privateKeyPath, 'new private key');
+    const step = await ctx.progress.step('Handing the new key over: running --store-cmd');
+    const result = await runStoreCommand(opts.storeCmd, {
+      pem,
+      env: storeEnvironment(ctx.env, j, opts.account),
+      cwd: ctx.cwd,
+      timeoutMs: opts.timeoutMs,
+      now: ctx.now,
+      onOutput: (line) => ctx.out.info(`  store: ${plainLine(line)}`),
+    });
+    const ok = result.exitCode === 0;
+    report.store = { command: 'store-cmd', exitCode: result.exitCode, durationMs: result.durationMs, handedOver: ok };
+    if (!ok) {
+      const how = result.timedOut ? `did not finish within ${opts.timeoutLabel}` : result.signal ? `was killed (${result.signal})` : `exited with ${result.exitCode}`;
+      step.fail(`--store-cmd ${how}`);
+      throw new CheckFailedError('ERR_STORE_FAILED', `the store command ${how}; the new key was not handed over`, {
+        details: [`its output is above (lines starting "store:")`],
+        hint: 'fix the store command (or its credentials), then run the same command again: it retries the hand-over before retiring the old key',
+        data: { step: 'hand-over', exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs },
+      });
+    }
+    step.succeed(`Handed the new key over (--store-cmd, ${result.durationMs} ms)`);
+  }
+  if (opts.updateConnection) {
+    const { file, name } = opts.updateConnection;
+    const real = realpathSync(file);
+    const label = displayPath(file, ctx.cwd);
+    const text = (await readInputFile(real, 'Snowflake CLI config')).toString('utf8');
+    const edit = withKeyPath(text, connectionTablePath(file, name), j.privateKeyPath, label);
+    report.connection = { file, name, key: edit.key, previous: edit.previous, updated: false };
+    if (edit.previous !== j.privateKeyPath) {
+      writeNewFiles([{ path: real, data: edit.text, mode: statSync(real).mode & 0o777 }], { overwrite: true });
+    }
+    report.connection.updated = true;
+    ctx.out.success(`Connection '${name}' in ${label} now uses ${displayPath(j.privateKeyPath, ctx.cwd)} (${edit.key})`);
+  }
+}
