@@ -15,7 +15,8 @@ import { ageDays, ageSeconds, isOlderThan } from '../core/rotation-plan.js';
 import { pendingJournal } from '../core/rotation-journal.js';
 import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
-import { openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { keyStateFolder } from '../rotate/lock.js';
 import { accountForJwt } from '../core/account.js';
 import { findJournals, type FoundJournal } from '../rotate/journal.js';
 import { defaultKeyDir } from '../rotate/new-key.js';
@@ -252,14 +253,22 @@ function printKeys(
   for (const line of notes) out.line(line);
 }
 
-/** The journal of an unfinished rotation where rotate would keep it (beside the key in use, else the current folder). */
+/**
+ * The journal of an unfinished rotation where rotate would keep it: beside the key in use (else the
+ * current folder), or in sfauth's state folder where `--store-cmd` keeps a key until it is handed over.
+ */
 async function unfinishedRotation(session: Session, target: string, ctx: CommandContext): Promise<FoundJournal | undefined> {
   const account = session.connection.account;
   if (!account) return undefined;
-  const scan = await findJournals(defaultKeyDir(ctx, session.key), { account: accountForJwt(account), targetUser: target });
-  for (const why of scan.ignored) ctx.out.warn(why);
-  const pending = pendingJournal(scan.found.map((f) => f.journal));
-  return scan.found.find((f) => f.journal === pending);
+  const filter = { account: accountForJwt(account), targetUser: target };
+  const found: FoundJournal[] = [];
+  for (const dir of [defaultKeyDir(ctx, session.key), keyStateFolder(ctx.env, homeDirOf(ctx), filter.account, target)]) {
+    const scan = await findJournals(dir, filter);
+    for (const why of scan.ignored) ctx.out.warn(why);
+    found.push(...scan.found);
+  }
+  const pending = pendingJournal(found.map((f) => f.journal));
+  return found.find((f) => f.journal === pending);
 }
 
 function userOrHint(connection: Parameters<typeof requireValue>[0]): string {

@@ -81,7 +81,7 @@ beforeAll(() => {
 async function world(): Promise<World> {
   const sf = await startEmulator();
   const { dir, cleanup } = tempDir('sfauth-recipes-');
-  const [bin, record, work, home] = ['bin', 'record', 'work', 'home'].map((d) => join(dir, d));
+  const [bin, record, work, home] = ['bin', 'record', 'work', 'home'].map((d) => join(dir, d)) as [string, string, string, string];
   for (const d of [bin, record, work, home]) mkdirSync(d);
   for (const [name, text] of Object.entries(STAND_INS)) {
     writeFileSync(join(bin, name), text);

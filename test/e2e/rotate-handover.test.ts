@@ -40,7 +40,7 @@ beforeAll(() => {
 async function world(opts: { pair?: boolean } = {}): Promise<World> {
   const sf = await startEmulator();
   const { dir, cleanup } = tempDir('sfauth-handover-');
-  const [work, home, tmp, store] = ['work', 'home', 'tmp', 'store'].map((d) => join(dir, d));
+  const [work, home, tmp, store] = ['work', 'home', 'tmp', 'store'].map((d) => join(dir, d)) as [string, string, string, string];
   for (const d of [work, home, tmp, store]) mkdirSync(d);
   const pair = await gen('rsa', { modulusLength: 2048 });
   const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -153,6 +153,10 @@ describe.concurrent('sfauth rotate --store-cmd', { timeout: 60_000 }, () => {
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
     expect(w.sf.user('SVC').slots[2]).not.toBeNull();
     expect(journals(join(w.dir, 'home/.local/state/sfauth/keys/myorg-myaccount/svc'))[0]).toMatchObject({ step: 'verified' });
+    // status finds the unfinished rotation where --store-cmd keeps it
+    const status = await runCliAsync(['status', '--json'], { cwd: w.work, env: w.env });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).unfinishedRotation).toMatchObject({ step: 'verified' });
 
     const again = await w.run(['--apply', '--store-cmd', STORE_OK]);
     expect(again.code, again.stderr).toBe(0);
