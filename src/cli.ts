@@ -276,6 +276,7 @@ const specs: CommandSpec[] = [
       'sfauth rotate -c loader --apply --grace 2h             # a named pair: the old key works 2 more hours',
       'sfauth rotate -c loader --apply --key-pair LOADER_KEY  # migrate from a legacy slot to a named pair',
       "sfauth rotate --apply --store-cmd 'gh secret set SVC_LOADER_P8'   # CI: the new key goes to the secret store",
+      'sfauth rotate -c admin --targets users.txt --concurrency 8 --out-dir keys --no-encrypt --apply --if-older-than 90d',
       'sfauth rotate -c loader --apply --if-older-than 90d    # from cron: a no-op while the key is young',
       'sfauth rotate -c admin --target-user SVC_LOADER --new-passphrase-file svc.pass --apply',
     ],
@@ -289,6 +290,9 @@ const specs: CommandSpec[] = [
       cmd.option('--grace <duration>', 'named pair: how long the old key keeps working (24h; 0 = disable it once the new key is verified)');
       cmd.option('--store-cmd <cmd>', 'hand the verified new key over: run CMD with sh, the private key PEM on its stdin and SFAUTH_* in its environment');
       cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key");
+      cmd.option('--targets <file>', "fleet: rotate every user listed in FILE (one per line, # comments; '-' = stdin) as the admin the connection names");
+      cmd.option('--concurrency <n>', 'fleet: users rotated at a time (default 4, at most 32)');
+      cmd.option('--out-dir <dir>', 'fleet: folder for the new keys, <user>_<type>_key.<date>.p8 (default: the current folder)');
       cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
       cmd.option('--out <path>', 'new private key path (default: beside the current key, dated: rsa_key.2026-11-23.p8)');
       cmd.option('--type <type>', 'new key type: rsa | ec (default: that of the current key, else rsa)');

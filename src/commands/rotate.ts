@@ -25,6 +25,12 @@ import type { NewKeyFlags } from '../rotate/new-key.js';
 import { renderPlan, type KeyMarks, type RotateReport } from '../rotate/report.js';
 import { keysOf, rotateUser, type RotationOutcome } from '../rotate/rotation.js';
 import { namedPairFrom, type KeyPairFlags } from './key-pair-flags.js';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseTargets } from '../core/targets.js';
+import { readInputFile } from '../io/files.js';
+import { alignedTable } from '../ui/table.js';
+import { placeText, rotateFleet, type FleetResult } from '../rotate/fleet.js';
 
 export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFlags, 'slot'> {
   targetUser?: string;
@@ -35,6 +41,9 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFl
   grace?: string;
   storeCmd?: string;
   updateConnection?: boolean;
+  targets?: string;
+  concurrency?: string;
+  outDir?: string;
   json?: boolean;
 }
 
@@ -57,10 +66,13 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   }
   const pair = namedPairFrom(options);
   const graceHours = options.grace !== undefined ? parseGrace(options.grace, parseDuration) : undefined;
+  if (options.storeCmd !== undefined && options.storeCmd.trim() === '') throw new UsageError('ERR_USAGE', '--store-cmd is empty', { hint: 'give the command that stores the new private key (it gets the PEM on stdin)' });
+  const fleet = await fleetFlags(options, ctx);
   const session = await openSession(options, ctx);
   const conn = session.connection;
   const account = requireValue(conn, 'account');
   const authUser = conn.user;
+  if (fleet) return runFleet(options, ctx, session, account, fleet, { pair, graceHours, threshold });
   const target = options.targetUser ?? requireValue(conn, 'user');
   const self = !options.targetUser || (authUser !== undefined && normalizeUserName(options.targetUser) === normalizeUserName(authUser));
   if (self && session.key && !session.key.path && !options.out && !options.keepOld && !options.storeCmd) {
@@ -70,7 +82,6 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
       hint: 'say where the new private key goes: --store-cmd CMD (your secret store), --out PATH (somewhere that outlives this run, not a CI working folder), or --keep-old to keep the current key registered too',
     });
   }
-  if (options.storeCmd !== undefined && options.storeCmd.trim() === '') throw new UsageError('ERR_USAGE', '--store-cmd is empty', { hint: 'give the command that stores the new private key (it gets the PEM on stdin)' });
   const updateConnection = options.updateConnection ? checkConnectionUpdate(conn, ctx.cwd) : undefined;
   // With a store and no --out, the key never needs to stay on disk: it waits in sfauth's own state
   // folder until it is handed over, then goes (a rerun after a failed hand-over finds it there).
@@ -111,6 +122,152 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     },
   });
   return render(r, outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fleet: --targets FILE.
+
+interface FleetFlags {
+  targets: string[];
+  source: string;
+  concurrency: number;
+  outDir?: string;
+}
+
+/** Default and ceiling of --concurrency: enough to hide latency, few enough to be polite to Snowflake. */
+const DEFAULT_CONCURRENCY = 4;
+const MAX_CONCURRENCY = 32;
+
+/** `--targets` and the flags that go with it, checked before the session and any network call. */
+async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<FleetFlags | undefined> {
+  const fleetOnly = (['concurrency', 'outDir'] as const).filter((k) => options[k] !== undefined);
+  if (options.targets === undefined) {
+    if (fleetOnly.length) throw new UsageError('ERR_USAGE', `${fleetOnly.map((k) => (k === 'outDir' ? '--out-dir' : '--concurrency')).join(' and ')} go${fleetOnly.length === 1 ? 'es' : ''} with --targets FILE`, { hint: 'for one user, --out PATH names the new key' });
+    return undefined;
+  }
+  for (const [flag, given] of [['--target-user', options.targetUser], ['--out', options.out], ['--update-connection', options.updateConnection]] as const) {
+    if (given !== undefined && given !== false) {
+      throw new UsageError('ERR_USAGE', `${flag} does not go with --targets`, {
+        hint: flag === '--out' ? '--out-dir DIR puts each user\'s new key there as <user>_<type>_key.<date>.p8' : 'list the users in the --targets file; a fleet rotates other users, with the connection as the admin',
+      });
+    }
+  }
+  if (options.encrypt !== false && !options.newPassphraseFile) {
+    throw new UsageError('ERR_PASSPHRASE_MISSING', 'a fleet rotation needs to know how to protect the new keys', {
+      hint: 'pass --new-passphrase-file PATH (one passphrase for every new key) or --no-encrypt; a fleet never prompts',
+    });
+  }
+  let concurrency = DEFAULT_CONCURRENCY;
+  if (options.concurrency !== undefined) {
+    concurrency = Number(options.concurrency);
+    if (!/^\d+$/.test(options.concurrency.trim()) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+      throw new UsageError('ERR_USAGE', `invalid --concurrency '${options.concurrency}'`, { hint: `a whole number from 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})` });
+    }
+  }
+  const fromStdin = options.targets === '-';
+  if (fromStdin && (options.privateKey === '-' || options.privateKeyFile === '-' || options.privateKeyPath === '-')) {
+    throw new UsageError('ERR_USAGE', '--targets - and --private-key - cannot both read stdin', { hint: 'give one of them as a file' });
+  }
+  const source = fromStdin ? 'stdin' : options.targets;
+  const text = (fromStdin ? await ctx.readStdin() : await readInputFile(resolve(ctx.cwd, options.targets), 'targets file', '--targets')).toString('utf8');
+  let outDir: string | undefined;
+  if (options.outDir !== undefined) {
+    outDir = resolve(ctx.cwd, options.outDir);
+    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) {
+      throw new UsageError('ERR_OUTPUT_UNWRITABLE', `--out-dir ${options.outDir} is not a folder`, { hint: 'create it first (mkdir -m 0700 …)' });
+    }
+  }
+  return { targets: parseTargets(text, source), source, concurrency, ...(outDir ? { outDir } : {}) };
+}
+
+async function runFleet(
+  options: RotateOptions,
+  ctx: CommandContext,
+  session: Session,
+  account: string,
+  fleet: FleetFlags,
+  common: { pair: ReturnType<typeof namedPairFrom>; graceHours: number | undefined; threshold: number | undefined },
+): Promise<number> {
+  const authUser = session.connection.user;
+  const self = authUser ? fleet.targets.find((t) => normalizeUserName(t) === normalizeUserName(authUser)) : undefined;
+  if (self) {
+    throw new UsageError('ERR_USAGE', `the targets include ${self}, the user this command authenticates as`, {
+      hint: 'a fleet is rotated by an admin; rotate the admin\'s own key on its own (sfauth rotate without --targets)',
+    });
+  }
+  const jwtAccount = accountForJwt(account);
+  const timeoutMs = parseDuration(session.timeoutLabel, '--timeout') * 1000;
+  const apply = options.apply === true;
+  const counter = await ctx.progress.counter(fleet.targets.length, apply ? 'Rotating' : 'Planning');
+  const results = await rotateFleet(
+    {
+      ctx,
+      session,
+      targets: fleet.targets,
+      concurrency: fleet.concurrency,
+      ...(fleet.outDir ? { outDir: fleet.outDir } : {}),
+      storeOnly: options.storeCmd !== undefined && !fleet.outDir,
+      timeoutMs,
+      common: {
+        options: { ...options, out: undefined },
+        session,
+        account,
+        jwtAccount,
+        keepOld: options.keepOld === true,
+        apply,
+        ...(common.pair ? { pair: common.pair } : {}),
+        ...(common.graceHours !== undefined ? { graceHours: common.graceHours } : {}),
+        ...(common.threshold !== undefined ? { threshold: common.threshold } : {}),
+        ...(options.storeCmd !== undefined ? { handOver: { storeCmd: options.storeCmd, account, timeoutMs, timeoutLabel: session.timeoutLabel } } : {}),
+      },
+    },
+    (res) => counter.advance(fleetLine(res), res.outcome !== 'failed'),
+  );
+  counter.end();
+  const failed = results.filter((x) => x.outcome === 'failed');
+  if (ctx.out.json) ctx.out.document(results);
+  else {
+    const rows = [['USER', 'OUTCOME', 'KEY', 'OLD', 'NEW', 'STORE', 'ERROR']];
+    for (const x of results) {
+      rows.push([
+        x.user,
+        x.outcome,
+        placeText(x),
+        x.oldFingerprint ?? '-',
+        x.newFingerprint ?? '-',
+        x.store ? (x.store.handedOver ? 'ok' : `failed (${x.store.exitCode ?? 'killed'})`) : '-',
+        x.error ? `${x.error.code}: ${x.error.message}` : '',
+      ]);
+    }
+    for (const line of alignedTable(rows)) ctx.out.line(line);
+    const count = (o: string) => results.filter((x) => x.outcome === o).length;
+    ctx.out.info(
+      `${results.length} users: ${[['rotated', count('rotated')], ['planned', count('planned')], ['not due', count('not-due')], ['skipped', count('skipped')], ['failed', failed.length]]
+        .filter(([, n]) => n)
+        .map(([w, n]) => `${n} ${w}`)
+        .join(', ')}` + (apply ? '' : ' (plan only: nothing was changed; run again with --apply)'),
+    );
+  }
+  if (failed.length) {
+    ctx.out.info(`${failed.length} of ${results.length} users failed; run the same command again to retry them (finished users are skipped)`);
+    return 1;
+  }
+  return 0;
+}
+
+function fleetLine(x: FleetResult): string {
+  switch (x.outcome) {
+    case 'rotated':
+      return `${x.user}: rotated, ${placeText(x)} = ${x.newFingerprint}${x.store ? ' (handed over)' : ''}`;
+    case 'failed':
+      return `${x.user}: failed: ${x.error?.code} ${x.error?.message}`;
+    case 'not-due':
+      return `${x.user}: not due`;
+    case 'skipped':
+      return `${x.user}: already rotated here, skipped`;
+    default:
+      return `${x.user}: ${x.kind === 'slot' ? `would go into ${placeText(x)}` : `would rotate ${placeText(x)}`}`;
+  }
 }
 
 function render(r: Run, o: RotationOutcome): number {

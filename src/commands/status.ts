@@ -15,6 +15,7 @@ import { ageDays, ageSeconds, isOlderThan } from '../core/rotation-plan.js';
 import { pendingJournal } from '../core/rotation-journal.js';
 import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
+import { alignedTable } from '../ui/table.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { keyStateFolder } from '../rotate/lock.js';
 import { accountForJwt } from '../core/account.js';
@@ -72,12 +73,6 @@ export interface StatusResult {
 export function ageText(key: { lastSetTime: Date | null }, nowMs: number): string {
   const s = ageSeconds(key.lastSetTime, nowMs);
   return s === null ? 'unknown' : formatDuration(s);
-}
-
-/** Columns padded to their widest cell (the last column is not padded). */
-export function alignedTable(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -25,6 +25,7 @@ import { chooseTarget, holdsActive, observe, placeOf, roleOf, type KeysView } fr
 import { setTimeOf, type RegisteredKey } from '../keys/types.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { homeDirOf, keyPairCredential, makeClient, type Session } from '../snowflake/session.js';
+import type { Throttle } from '../snowflake/throttle.js';
 import { advance, type Engine, type Rotation } from './engine.js';
 import { handOver, type HandOverOptions, type HandOverReport } from './hand-over.js';
 import { lostKeyError, rotationKeys, unaccountedError, unsafeError } from './failure.js';
@@ -81,6 +82,17 @@ export interface RotationRequest {
   keyDir?: string;
   /** Remove the new private key file once the rotation is complete (it lives in the store). */
   removeKeyWhenDone?: boolean;
+  /** A fleet's: the client for this user (its own deadline, the shared rate-limit gate), and its deadline. */
+  client?: SnowflakeClient;
+  deadline?: number;
+  throttle?: Throttle;
+  /** The gate's pause total when `deadline` was set: later pauses move the deadline. */
+  pausedBase?: number;
+  /**
+   * A fleet rerun: a user whose rotation here is complete and whose new key is still registered is
+   * skipped (unless --if-older-than decides by age), so a rerun never rotates a finished user twice.
+   */
+  skipFinished?: boolean;
   show: RotationDisplay;
 }
 
@@ -109,7 +121,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
     currentKey: self ? session.key : undefined,
     localFingerprint: session.key ? (session.identity.fingerprint ?? null) : null,
     notes: [],
-    worker: session.client,
+    worker: req.client ?? session.client,
     journals: [],
   };
   // The journal of an unfinished rotation, looked for where this run would put its key.
@@ -150,6 +162,13 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
     .map((j) => j.journal)
     .find((j) => j.step === 'complete' && self && r.localFingerprint && sameFingerprint(j.oldFingerprint, r.localFingerprint) && holdsActive(view, j.newFingerprint, now));
   if (finished) return alreadyDone(r, finished, view);
+  if (r.skipFinished && threshold === undefined) {
+    const done = r.journals
+      .map((j) => j.journal)
+      .filter((j) => j.step === 'complete' && holdsActive(view, j.newFingerprint, now))
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
+    if (done) return alreadyDone(r, done, view);
+  }
 
   const choice = chooseTarget({
     view,
@@ -333,8 +352,9 @@ function newKeyClient(r: Run, key: LoadedKey, loginName: string, role: string | 
       baseUrl: r.session.baseUrl,
       credential,
       identity,
-      deadline: r.session.deadline,
+      deadline: r.deadline ?? r.session.deadline,
       timeoutLabel: r.session.timeoutLabel,
+      ...(r.throttle ? { throttle: r.throttle, pausedBase: r.pausedBase ?? r.throttle.pausedMs() } : {}),
       // A role-restricted pair authenticates only with its role; otherwise the authenticating user's
       // role fits its own key, and another user may not have it.
       ...(role ? { role, warehouse: r.self ? conn.warehouse : undefined } : r.self ? { role: conn.role, warehouse: conn.warehouse } : {}),
@@ -351,7 +371,7 @@ function engineFor(r: Run, report: RotateReport): Engine {
     keepOld: r.keepOld,
     overwriteOther: r.options.overwriteOther === true,
     worker: r.worker,
-    deadline: r.session.deadline,
+    deadline: r.deadline ?? r.session.deadline,
     timeoutLabel: r.session.timeoutLabel,
     clientFor: (key, loginName, role) => newKeyClient(r, key, loginName, role),
     accountedFor: (fp) => accountedFor(r, fp),

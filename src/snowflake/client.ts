@@ -6,6 +6,7 @@
  * failure turned into an SfauthError with a plain hint. Tokens never appear in messages.
  * See https://docs.snowflake.com/en/developer-guide/sql-api/reference
  */
+import type { Throttle } from './throttle.js';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { CheckFailedError, ServiceError, isSfauthError, type SfauthError } from '../errors.js';
 import { mintJwt } from '../core/jwt.js';
@@ -49,6 +50,10 @@ export interface ClientOptions {
   warn(message: string): void;
   sleep?(ms: number): Promise<void>;
   random?(): number;
+  /** A fleet's shared rate-limit gate: 429 pauses everyone, and paused time extends the deadline. */
+  throttle?: Throttle;
+  /** The gate's pause total when the deadline was set (default: when this client is made). */
+  pausedBase?: number;
 }
 
 export interface StatementResult {
@@ -67,6 +72,8 @@ export function recordsOf(result: StatementResult): Record<string, string | null
 export /** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer --timeout is clamped per request. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RETRY_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+/** In a fleet, how long one statement may be held back by rate limits before it gives up. */
+const RATE_LIMIT_CAP_MS = 15 * 60_000;
 const JWT_LIFETIME_SECONDS = 3600;
 const JWT_REISSUE_AFTER_MS = 50 * 60 * 1000;
 const SKEW_WARN_SECONDS = 60;
@@ -145,8 +152,11 @@ export class SnowflakeClient {
   private readonly random: () => number;
   /** `host[:port]` of the base URL, for messages. */
   readonly host: string;
+  /** The fleet's pause total when this client began (its deadline moves by what accrues after). */
+  private readonly pausedAtStart: number;
 
   constructor(private readonly options: ClientOptions) {
+    this.pausedAtStart = options.pausedBase ?? options.throttle?.pausedMs() ?? 0;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = options.random ?? Math.random;
     this.host = new URL(options.baseUrl).host;
@@ -155,6 +165,11 @@ export class SnowflakeClient {
   /** The same client (credential, role, host) with another deadline. */
   withDeadline(deadline: number): SnowflakeClient {
     return new SnowflakeClient({ ...this.options, deadline });
+  }
+
+  /** The same credential with its own deadline and a fleet's shared rate-limit gate. */
+  forFleet(deadline: number, throttle: Throttle, pausedBase: number): SnowflakeClient {
+    return new SnowflakeClient({ ...this.options, deadline, throttle, pausedBase });
   }
 
   get baseUrl(): string {
@@ -186,11 +201,16 @@ export class SnowflakeClient {
     let lastFailure = '';
     for (let attempt = 0; ; attempt++) {
       const url = `${this.options.baseUrl}/api/v2/statements?requestId=${requestId}${attempt > 0 ? '&retry=true' : ''}`;
+      await this.options.throttle?.waitTurn();
       const outcome = await this.attempt(url, 'POST', body, lastFailure);
       if (outcome.kind === 'answer') {
         const retryAfter = this.retryAfterMs(outcome.response);
         if (!RETRY_STATUS.has(outcome.response.status)) return this.handle(outcome.response, outcome.text, requestId);
         lastFailure = this.describeStatus(outcome.response, outcome.text);
+        if (outcome.response.status === 429 && this.options.throttle) {
+          await this.rateLimited(attempt, lastFailure, retryAfter);
+          continue;
+        }
         await this.backoff(attempt, lastFailure, retryAfter);
       } else {
         if (!outcome.failure.retry) throw outcome.failure.error;
@@ -229,8 +249,26 @@ export class SnowflakeClient {
     return this.jwt.token;
   }
 
+  /** Time this client spent in the rate-limit stops of its fleet and in its own. */
+  private rateLimitedMs = 0;
+
   private remaining(): number {
-    return this.options.deadline - this.options.now();
+    const paused = (this.options.throttle?.pausedMs() ?? 0) - this.pausedAtStart;
+    return this.options.deadline + paused - this.options.now();
+  }
+
+  /**
+   * A 429 in a fleet: everyone pauses (Retry-After, else the backoff), and the pause is not counted
+   * against the deadline. Only a rate limit that lasts longer than RATE_LIMIT_CAP_MS for one
+   * statement gives up.
+   */
+  private async rateLimited(attempt: number, lastFailure: string, retryAfterMs?: number): Promise<void> {
+    const cap = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+    const delay = Math.max(retryAfterMs ?? 0, Math.round(cap / 2 + this.random() * (cap / 2)));
+    this.rateLimitedMs += delay;
+    if (this.rateLimitedMs > RATE_LIMIT_CAP_MS) throw this.timeoutError(`${lastFailure}, rate-limited for over ${formatDuration(RATE_LIMIT_CAP_MS / 1000)}`);
+    this.options.throttle!.slowDown(delay);
+    await this.options.throttle!.waitTurn();
   }
 
   private timeoutError(lastFailure: string, timeout?: RequestTimeoutError): ServiceError {

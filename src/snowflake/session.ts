@@ -3,6 +3,7 @@
  * token, derives the host, and records what went into the credential for error messages.
  */
 import { homedir } from 'node:os';
+import type { Throttle } from './throttle.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { resolveConnection, requireValue, sourceOf, type ConnectionFlags, type ResolvedConnection } from '../config/index.js';
@@ -70,6 +71,8 @@ export interface ClientParams {
   timeoutLabel: string;
   role?: string;
   warehouse?: string;
+  throttle?: Throttle;
+  pausedBase?: number;
 }
 
 /** One transport (one keep-alive pool, one proxy reading) per command, shared by all its clients. */

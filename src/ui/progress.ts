@@ -10,6 +10,17 @@ export interface Progress {
    * mode they print nothing (for waits whose outcome the command reports anyway).
    */
   step(text: string, options?: { quiet?: boolean }): Promise<Step>;
+  /**
+   * Progress over many items (a fleet): on a terminal a counter that keeps a line per finished item
+   * above it; elsewhere (CI, pipes) one plain line per finished item; under --json nothing.
+   */
+  counter(total: number, text: string): Promise<Counter>;
+}
+
+export interface Counter {
+  /** One item finished: its line (✓ when ok, ✗ otherwise). */
+  advance(line: string, ok: boolean): void;
+  end(): void;
 }
 
 export interface Step {
@@ -25,6 +36,7 @@ export function spinnerAllowed(env: Record<string, string | undefined>, stderrIs
 }
 
 export function makeProgress(out: Output, useSpinner: boolean): Progress {
+  const line = (text: string, ok: boolean) => (ok ? out.success(text) : out.info(`${out.style.red('✗')} ${text}`));
   const plain: Progress = {
     async step(text, options) {
       if (options?.quiet) return { succeed: () => {}, fail: () => {}, update: () => {} };
@@ -34,11 +46,30 @@ export function makeProgress(out: Output, useSpinner: boolean): Progress {
         update: () => {},
       };
     },
+    async counter() {
+      return { advance: line, end: () => {} };
+    },
   };
   // Under --json, stderr carries only the JSON error document (if any): no progress lines.
-  if (out.json) return { step: () => plain.step('', { quiet: true }) };
+  if (out.json) return { step: () => plain.step('', { quiet: true }), counter: async () => ({ advance: () => {}, end: () => {} }) };
   if (!useSpinner) return plain;
   return {
+    async counter(total, text) {
+      if (!(process.stderr.columns > 0)) return plain.counter(total, text);
+      const { default: ora } = await import('ora');
+      let done = 0;
+      const spinner = ora({ text: `${text} 0/${total}`, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+      return {
+        advance: (l, ok) => {
+          done++;
+          spinner.clear();
+          line(l, ok);
+          spinner.text = `${text} ${done}/${total}`;
+          spinner.render();
+        },
+        end: () => void spinner.stop(),
+      };
+    },
     async step(text, options) {
       // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever.
       if (!(process.stderr.columns > 0)) return plain.step(text, options);

@@ -133,6 +133,8 @@
  * - Authentication looks at the legacy slots and the ACTIVE pairs (not disabled, not expired); a pair
  *   with a role restriction authenticates a POST only when its body's `role` is that role (else 401
  *   `390144`, login failure `JWT_TOKEN_INVALID_ROLE_RESTRICTION`); success sets `last_used_on`.
+ * - `latencyMs` / `setLatency(ms)` answers every request that much later (fleet tests, the bench);
+ *   a fault's `user` strikes only statements about that user.
  * - `namedKeyPairs: false` is a server from before July 2026: every KEY PAIR statement is 422 `001003`.
  * - `modifyRotatedOut: 'refused'` refuses MODIFY on a rotated-out pair (003536), as a server might
  *   (unconfirmed); REMOVE of one is always allowed.
@@ -179,6 +181,8 @@ export interface EmulatorOptions {
   clockSkewSeconds?: number;
   /** A key SET becomes usable for authentication only after this delay (default 0). */
   propagationDelayMs?: number;
+  /** Every request is answered this much later (a network's latency; default 0). */
+  latencyMs?: number;
   /** `'specific'` (default): 3943xx codes; `'generic'`: always 390144, as real Snowflake. */
   jwtErrors?: 'specific' | 'generic';
   /** Fixed time zone of LAST_SET_TIME text, minutes east of UTC; default -480 (`-0800`). */
@@ -266,7 +270,13 @@ export interface UserInit {
   lastSet2?: Date | null;
 }
 
-export type Fault =
+/**
+ * A fault strikes the next `times` requests (default 1) whose statement matches `match`, and, with
+ * `user`, only statements about that user (`DESC USER u`, `ALTER USER u …`, `SHOW … FOR USER u`): a
+ * fault for one user of a fleet.
+ */
+export type Fault = FaultKind & { user?: string };
+type FaultKind =
   | { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; times?: number; match?: RegExp; retryAfterSeconds?: number }
   | { kind: 'reset'; times?: number; match?: RegExp }
   | { kind: 'hang'; times?: number; match?: RegExp }
@@ -359,6 +369,8 @@ export interface Emulator {
   /** Faults still queued (with their remaining `times`). */
   pendingFaults(): Fault[];
   setClockSkew(seconds: number): void;
+  /** Changes the latency of every request from now on. */
+  setLatency(ms: number): void;
   setJwtErrors(mode: 'specific' | 'generic'): void;
   /** Server clock. */
   now(): Date;
@@ -451,6 +463,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const propagationDelayMs = options.propagationDelayMs ?? 0;
   const tzOffset = options.timeZoneOffsetMinutes ?? -480;
   const namedKeyPairs = options.namedKeyPairs ?? true;
+  let latencyMs = options.latencyMs ?? 0;
   const rules: KeyPairRules = {
     limit: options.keyPairLimit ?? 10,
     rotatedOutAtZeroGrace: options.rotatedOutAtZeroGrace ?? 'disabled',
@@ -507,6 +520,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   // -- faults ---------------------------------------------------------------------------------
+  function aboutUser(statement: string, user: string): boolean {
+    const m = /\bUSER\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i.exec(statement);
+    return m !== null && identName(m[1]!) === identName(user);
+  }
+
   function takeFault(kinds: Set<Fault['kind']>, statement: string | undefined, extra?: { login?: string; fingerprint?: string }): Fault | undefined {
     const idx = faults.findIndex(({ fault }) => {
       if (!kinds.has(fault.kind)) return false;
@@ -515,6 +533,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         fault.match.lastIndex = 0;
         if (!fault.match.test(statement)) return false;
       }
+      if (fault.user !== undefined && (statement === undefined || !aboutUser(statement, fault.user))) return false;
       if (fault.kind === 'fail-auth') {
         if (fault.login !== undefined && extra?.login !== fault.login.toUpperCase()) return false;
         if (fault.fingerprint !== undefined && extra?.fingerprint !== fault.fingerprint) return false;
@@ -1116,6 +1135,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       at: now(),
     };
     requests.push(rec);
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     const raw = await readBody(req);
     if (raw.length > 0) {
       try {
@@ -1377,6 +1397,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     setClockSkew(seconds) {
       skewMs = seconds * 1000;
+    },
+    setLatency(ms) {
+      latencyMs = ms;
     },
     setJwtErrors(mode) {
       jwtErrors = mode;

@@ -3,7 +3,7 @@
  * sfauth by hand (`npm run emulator`). Prints one JSON line on stdout, `{"url", "account"[, "caFile"]}`,
  * once it listens, and serves until stdin closes or it gets SIGINT/SIGTERM.
  *
- *   serve-emulator [--account NAME] [--port N] [--user NAME[=PUBLIC_KEY.pem]]... [--users FILE] [--tls] [--banner]
+ *   serve-emulator [--account NAME] [--port N] [--user NAME[=PUBLIC_KEY.pem]]... [--users FILE] [--tls] [--banner] [--latency MS]
  *
  * `--users FILE` seeds users from JSON: `[{"name": "SVC_LOADER", "publicKeyFile": "rsa_key.pub",
  * "publicKey2File"?: …, "role"?: "LOADER", "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"],
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     users: { type: 'string' },
     tls: { type: 'boolean', default: false },
     banner: { type: 'boolean', default: false },
+    latency: { type: 'string', default: '0' },
   },
 });
 
@@ -62,7 +63,9 @@ if (values.tls) {
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   pki = makeTestPki(dir);
 }
-const sf = await startEmulator({ account: values.account, port, ...(pki ? { tls: pki.server } : {}) });
+const latencyMs = Number(values.latency);
+if (!Number.isFinite(latencyMs) || latencyMs < 0) fail(`--latency must be milliseconds, not '${values.latency}'`);
+const sf = await startEmulator({ account: values.account, port, latencyMs, ...(pki ? { tls: pki.server } : {}) });
 for (const spec of values.user) {
   const [name, keyFile] = spec.split('=', 2) as [string, string | undefined];
   sf.addUser(name, keyFile ? { rsaPublicKey: readFileSync(keyFile, 'utf8') } : {});
