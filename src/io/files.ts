@@ -81,11 +81,14 @@ export async function readInputFile(path: string, what: string, flag?: string, c
     throw readError(path, what, flag, err);
   }
   try {
-    const regular = fstatSync(fd).isFile();
+    const st = fstatSync(fd);
+    const regular = st.isFile();
     const chunks: Buffer[] = [];
     let size = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(64 * 1024, cap + 1 - size));
+      // A regular file's size is known: read it in one piece (one byte more tells if it grew past the cap).
+      const want = regular && size === 0 ? st.size + 1 : 64 * 1024;
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(want, cap + 1 - size)));
       let n: number;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
@@ -272,7 +275,7 @@ function fsyncFolder(dir: string): void {
 }
 
 /** Writes one file atomically; never leaves a partial file at `path` or a stray temp file. */
-function writeOne(file: NewFile, overwrite: boolean): void {
+function writeOne(file: NewFile, overwrite: boolean, durable: boolean): void {
   const temp = tempPathFor(file.path);
   const forget = onInterrupt(() => unlinkSync(temp));
   try {
@@ -286,7 +289,7 @@ function writeOne(file: NewFile, overwrite: boolean): void {
       // The umask may have taken bits of a secret file's mode away (0400); it never adds any.
       if (file.mode !== 'umask') chmodSync(temp, file.mode);
       writeSync(fd, typeof file.data === 'string' ? Buffer.from(file.data) : file.data);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -316,20 +319,23 @@ function writeOne(file: NewFile, overwrite: boolean): void {
 /**
  * Writes several new files all-or-nothing: every path is checked first, and if a later write fails
  * the earlier ones are removed again. Each folder is fsynced once the names are in place, and a dead
- * writer's temp files in it are removed first.
+ * writer's temp files in it are removed first. `durable: false` (a rotation journal's step updates,
+ * which only hint at what a fresh read of the server decides anyway) is as atomic but skips the
+ * fsyncs and the sweep: a power loss may bring back the previous step, never a torn file.
  */
-export function writeNewFiles(files: NewFile[], options: { overwrite: boolean }): void {
+export function writeNewFiles(files: NewFile[], options: { overwrite: boolean; durable?: boolean }): void {
+  const durable = options.durable !== false;
   for (const f of files) if (isFolder(f.path)) throw folderError(f.path);
   if (!options.overwrite) {
     for (const f of files) if (exists(f.path)) throw fileExists(f.path);
   }
   const folders = [...new Set(files.map((f) => dirname(f.path)))];
-  folders.forEach(removeStaleTempFiles);
+  if (durable) folders.forEach(removeStaleTempFiles);
   const written: string[] = [];
   const forget = onInterrupt(() => written.forEach((p) => unlinkSync(p)));
   try {
     for (const f of files) {
-      writeOne(f, options.overwrite);
+      writeOne(f, options.overwrite, durable);
       written.push(f.path);
     }
   } catch (err) {
@@ -344,7 +350,7 @@ export function writeNewFiles(files: NewFile[], options: { overwrite: boolean })
   } finally {
     forget();
   }
-  folders.forEach(fsyncFolder);
+  if (durable) folders.forEach(fsyncFolder);
 }
 
 /**

@@ -24,6 +24,7 @@ export function slotKeys(description: UserDescription): SlotKey[] {
 }
 
 export async function readUserKeys(client: SnowflakeClient, user: string): Promise<UserKeys> {
+  // One after the other: a failure (a fault, a refused credential) then has one cause, one request.
   const description = await describeUser(client, user);
   const listing = await showKeyPairs(client, user);
   return {

@@ -79,8 +79,12 @@ export async function advance(e: Engine, r: Rotation): Promise<RotationJournal> 
   // A rerun past verification works with the new key: the old one may be gone already.
   if (r.journal.step !== 'written' && r.journal.step !== 'registered' && e.self) e.worker = verifierOf(e, r);
   while (r.journal.step !== 'complete') {
-    const next = await TRANSITIONS[r.journal.step](e, r);
-    if (next !== r.journal.step) r.journal = updateJournal(r.path, r.journal, next, e.ctx.now());
+    const from = r.journal.step;
+    const next = await TRANSITIONS[from](e, r);
+    if (next === from) continue;
+    // A hand-over with nothing to hand over changes nothing worth recording.
+    if (from === 'verified' && !e.handOver) r.journal = { ...r.journal, step: next };
+    else r.journal = updateJournal(r.path, r.journal, next, e.ctx.now());
   }
   return r.journal;
 }

@@ -14,6 +14,7 @@ import { homeDirOf, transportOf, type Session } from '../snowflake/session.js';
 import { Throttle } from '../snowflake/throttle.js';
 import { ensurePrivateFolder, keyStateFolder } from './lock.js';
 import { rotateUser, type RotationOutcome, type RotationRequest } from './rotation.js';
+import { findJournals, type FoundJournal } from './journal.js';
 
 export type FleetOutcome = 'rotated' | 'not-due' | 'failed' | 'skipped' | 'planned';
 
@@ -66,6 +67,14 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
   const transport = transportOf(ctx);
   const results: FleetResult[] = new Array(input.targets.length);
   let next = 0;
+  // One scan of the shared folder for every user's earlier journals (each user's own state folder,
+  // with --store-cmd and no --out-dir, is scanned by its rotation).
+  let shared: FoundJournal[] | undefined;
+  if (!input.storeOnly) {
+    const scan = await findJournals(input.outDir ?? resolve(ctx.cwd), { account: input.common.jwtAccount });
+    for (const why of scan.ignored) ctx.out.warn(why);
+    shared = scan.found;
+  }
 
   const one = async (user: string): Promise<FleetResult> => {
     const started = ctx.now();
@@ -87,6 +96,7 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
         throttle,
         pausedBase,
         skipFinished: true,
+        ...(shared ? { journals: shared } : {}),
         show: { plan: () => {}, document: () => {} },
       });
       return resultOf(user, outcome, ctx.now() - started);

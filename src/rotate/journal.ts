@@ -82,7 +82,8 @@ function bodyFingerprint(body: string): string | null {
 export interface JournalFilter {
   /** JWT form of the account. */
   account: string;
-  targetUser: string;
+  /** Only this user's journals; absent: every user's of the account (a fleet's one scan). */
+  targetUser?: string;
   /** The fingerprint of the key this run authenticates with, when it rotates its own key. */
   selfFingerprint?: string | null;
 }
@@ -118,7 +119,7 @@ export async function findJournals(dir: string, filter: JournalFilter): Promise<
       scan.ignored.push(`ignoring the rotation journal ${path}: ${problem}`);
       continue;
     }
-    if (!journal || !journalMatches(journal, filter.account, filter.targetUser)) continue;
+    if (!journal || (filter.targetUser !== undefined ? !journalMatches(journal, filter.account, filter.targetUser) : journal.account !== filter.account.toUpperCase())) continue;
     const incoherent = incoherence(path, journal, filter);
     if (incoherent) {
       scan.ignored.push(`ignoring the rotation journal ${path}: ${incoherent}`);
@@ -145,10 +146,14 @@ export function journalFile(path: string, journal: RotationJournal): NewFile {
   return { path, data: JSON.stringify(journal, null, 2) + '\n', mode: 0o600 };
 }
 
-/** Rewrites the journal atomically (temp file + rename) with the step reached. */
+/**
+ * Rewrites the journal atomically (temp file + rename) with the step reached. Not fsynced: the state
+ * it records is a hint, since a rerun re-reads the server to see which steps took effect; what must
+ * survive a power loss (the new key and the first journal, before any server change) is written durably.
+ */
 export function updateJournal(path: string, journal: RotationJournal, step: RotationState, nowMs: number): RotationJournal {
   const at = new Date(nowMs).toISOString();
   const next: RotationJournal = { ...journal, step, updatedAt: at, ...(step === 'complete' ? { completedAt: at } : {}) };
-  writeNewFiles([journalFile(path, next)], { overwrite: true });
+  writeNewFiles([journalFile(path, next)], { overwrite: true, durable: false });
   return next;
 }

@@ -14,7 +14,7 @@ import { sameFingerprint, fingerprintOf } from '../core/fingerprint.js';
 import { generateKeyPair, privateKeyPem, type KeySpec } from '../core/generate-key.js';
 import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
 import { isOlderThan, normalizeUserName, unsafeSet } from '../core/rotation-plan.js';
-import { pendingJournal, reached, type RotationJournal, type RotationTarget } from '../core/rotation-journal.js';
+import { journalMatches, pendingJournal, reached, type RotationJournal, type RotationTarget } from '../core/rotation-journal.js';
 import { slotProperty } from '../core/sql.js';
 import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import type { LoadedKey } from '../io/load-key.js';
@@ -82,6 +82,8 @@ export interface RotationRequest {
   keyDir?: string;
   /** Remove the new private key file once the rotation is complete (it lives in the store). */
   removeKeyWhenDone?: boolean;
+  /** A fleet's one scan of its --out-dir (this user's journals are picked from it). */
+  journals?: FoundJournal[];
   /** A fleet's: the client for this user (its own deadline, the shared rate-limit gate), and its deadline. */
   client?: SnowflakeClient;
   deadline?: number;
@@ -127,9 +129,13 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   // The journal of an unfinished rotation, looked for where this run would put its key.
   const spec = newKeySpec(options, r.currentKey);
   const searchDir = options.out ? dirname(resolve(ctx.cwd, options.out)) : (req.keyDir ?? defaultKeyDir(ctx, r.currentKey));
-  const scan = await findJournals(searchDir, { account: r.jwtAccount, targetUser: target, selfFingerprint: self ? r.localFingerprint : null });
-  for (const why of scan.ignored) ctx.out.warn(why);
-  r.journals = scan.found;
+  if (req.journals) {
+    r.journals = req.journals.filter((j) => journalMatches(j.journal, r.jwtAccount, target));
+  } else {
+    const scan = await findJournals(searchDir, { account: r.jwtAccount, targetUser: target, selfFingerprint: self ? r.localFingerprint : null });
+    for (const why of scan.ignored) ctx.out.warn(why);
+    r.journals = scan.found;
+  }
   const pendingJ = pendingJournal(r.journals.map((j) => j.journal));
   const pending = pendingJ ? r.journals.find((j) => j.journal === pendingJ) : undefined;
   // A new rotation's inputs are checked before the network: a misconfigured cron job fails every

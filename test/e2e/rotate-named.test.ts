@@ -408,7 +408,7 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
     await until(() => w.sf.requests.some((q) => /MODIFY KEY PAIR/.test(q.statement ?? '')));
     p.kill();
     await p.done;
-    expect(journals(w.dir)[0]).toMatchObject({ step: 'handed-over' });
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'verified' });
     w.sf.reset();
     const again = await w.run(['--apply', '--grace', '0']);
     expect(again.code, again.stderr).toBe(0);
@@ -443,7 +443,7 @@ describe.concurrent('sfauth rotate: named and migration crash safety', { timeout
     await until(() => w.sf.requests.some((q) => /UNSET/.test(q.statement ?? '')));
     second.kill();
     await second.done;
-    expect(journals(w.dir)[0]).toMatchObject({ step: 'handed-over' });
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'verified' });
     w.sf.reset();
     const again = await w.run(['--apply', '--key-pair', 'CI_KEY']);
     expect(again.code, again.stderr).toBe(0);

@@ -513,7 +513,7 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     clean(r);
     expect(r.stderr).toContain('the new key in RSA_PUBLIC_KEY_2 authenticated a moment ago: no one is locked out');
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
-    expect(journals(w.dir)[0]).toMatchObject({ step: 'handed-over' });
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'verified' });
 
     w.sf.reset();
     const again = await w.run(['--apply']);
@@ -527,7 +527,7 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     const r = await w.run(['--apply', '--timeout', SHORT]);
     expect(r.code, r.stderr).toBe(3);
     expect(w.sf.user('SVC').slots[1]).toBeNull();
-    expect(journals(w.dir)[0]).toMatchObject({ step: 'handed-over' });
+    expect(journals(w.dir)[0]).toMatchObject({ step: 'verified' });
 
     const again = await w.run(['--apply', '--json']);
     expect(again.code, again.stderr).toBe(0);
