@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { ROOT, STACK_TRACE, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
 import { fingerprintOf, spawnKillable, until } from '../support/rotation.js';
+import { runCliInPty } from '../support/audit.js';
 
 const gen = promisify(generateKeyPair);
 const DAY = 86_400_000;
@@ -137,6 +138,14 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
     expect(r.stderr.match(/^✓ \S+: would go into RSA_PUBLIC_KEY_2$/gm)).toHaveLength(3);
     expect(readdirSync(join(f.dir, 'keys'))).toEqual([]);
     expect(f.sf.executed.filter((e) => /^ALTER/.test(e.statement))).toEqual([]);
+  });
+
+  it('on a terminal: a counter of finished users, with a line per user kept above it', async () => {
+    const f = await fleet(3);
+    const r = await runCliInPty([...f.args, '--apply'], { cwd: f.dir, env: f.env, steps: [], timeoutMs: 60_000, columns: 100 });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/Rotating [0-3]\/3/);
+    for (const u of f.users) expect(r.output).toMatch(new RegExp(`✓ ${u === 'SVC_2' ? 'svc_2' : u}: rotated, RSA_PUBLIC_KEY_2 = SHA256:`));
   });
 
   it('a SIGKILL in the middle: the rerun finishes the unfinished users, skips the finished ones, and makes no second key', async () => {

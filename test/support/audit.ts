@@ -171,6 +171,34 @@ const PTY_DRIVER = [
   'sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))',
 ].join('\n');
 
+/** The same with a window size (rows 24, columns from argv[1]), for output that needs a terminal width. */
+const PTY_SIZED_DRIVER = [
+  'import fcntl, os, pty, select, struct, sys, termios',
+  'pid, fd = pty.fork()',
+  'if pid == 0:',
+  '    os.execv(sys.argv[2], sys.argv[2:])',
+  "fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 24, int(sys.argv[1]), 0, 0))",
+  'inputs = [fd, 0]',
+  'while True:',
+  '    ready = select.select(inputs, [], [])[0]',
+  '    if fd in ready:',
+  '        try:',
+  '            data = os.read(fd, 4096)',
+  '        except OSError:',
+  '            data = b""',
+  '        if not data:',
+  '            break',
+  '        os.write(1, data)',
+  '    if 0 in ready:',
+  '        data = os.read(0, 4096)',
+  '        if data:',
+  '            os.write(fd, data)',
+  '        else:',
+  '            inputs.remove(0)',
+  'status = os.waitpid(pid, 0)[1]',
+  'sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))',
+].join('\n');
+
 export interface PtyStep {
   /** Wait until the terminal output (since the last step) matches. */
   waitFor: RegExp;
@@ -199,11 +227,12 @@ export function plain(text: string): string {
  */
 export function runCliInPty(
   args: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; steps: PtyStep[]; timeoutMs?: number },
+  options: { cwd: string; env?: Record<string, string | undefined>; steps: PtyStep[]; timeoutMs?: number; columns?: number },
 ): Promise<PtyResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn('python3', ['-c', PTY_DRIVER, process.execPath, BIN, ...args], {
+    const driver = options.columns ? ['-c', PTY_SIZED_DRIVER, String(options.columns)] : ['-c', PTY_DRIVER];
+    const child = spawn('python3', [...driver, process.execPath, BIN, ...args], {
       cwd: options.cwd,
       env: baseEnv({ TERM: 'xterm', ...options.env }),
       stdio: ['pipe', 'pipe', 'pipe'],

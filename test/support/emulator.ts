@@ -522,7 +522,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // -- faults ---------------------------------------------------------------------------------
   function aboutUser(statement: string, user: string): boolean {
     const m = /\bUSER\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i.exec(statement);
-    return m !== null && identName(m[1]!) === identName(user);
+    return m !== null && roleName(m[1]!) === roleName(user);
   }
 
   function takeFault(kinds: Set<Fault['kind']>, statement: string | undefined, extra?: { login?: string; fingerprint?: string }): Fault | undefined {

@@ -477,6 +477,20 @@ describe('Postgres tokens', () => {
 describe('faults', () => {
   const token = () => mint(rsaA);
 
+  it("a fault with a user strikes only statements about that user; setLatency delays every answer", async () => {
+    em.injectFault({ kind: 'status', status: 503, user: 'Bob', times: 5 });
+    expect((await post(em, 'DESC USER alice', { token: token() })).status).toBe(200);
+    expect((await post(em, WHO, { token: token() })).status).toBe(200);
+    expect((await post(em, 'DESC USER bob', { token: token() })).status).toBe(503);
+    expect((await post(em, 'SHOW USER KEY PAIRS FOR USER "BOB"', { token: token() })).status).toBe(503);
+    em.reset();
+    em.setLatency(120);
+    const t0 = Date.now();
+    expect((await post(em, WHO, { token: token() })).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(110);
+    em.setLatency(0);
+  });
+
   it('status, html and broken bodies strike before the statement runs', async () => {
     em.injectFault({ kind: 'status', status: 503, times: 2 });
     em.injectFault({ kind: 'status', status: 429, match: /alter/i, retryAfterSeconds: 0 });
