@@ -521,7 +521,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // -- faults ---------------------------------------------------------------------------------
   function aboutUser(statement: string, user: string): boolean {
-    const m = /\bUSER\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i.exec(statement);
+    const m = /\b(?:FOR|ALTER|DESC|DESCRIBE)\s+USER\s+("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/i.exec(statement);
     return m !== null && roleName(m[1]!) === roleName(user);
   }
 
