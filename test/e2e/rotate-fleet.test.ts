@@ -84,6 +84,8 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
   it('mixed outcomes: one user without privileges, one not due, one whose store command fails, the rest rotated; one report; exit 1; a rerun finishes', async () => {
     const f = await fleet(6, { noGrant: ['SVC_4'], young: ['SVC_5'] });
     const store = 'if [ "$SFAUTH_TARGET_USER" = SVC_3 ]; then echo "store refused" >&2; exit 3; fi; cat > "$STORE/$SFAUTH_TARGET_USER.p8"';
+    // SVC_6's statements fail twice on their own (retried, healed: still rotated)
+    f.sf.injectFault({ kind: 'status', status: 503, times: 2, user: 'SVC_6' });
     const r = await f.run(['--apply', '--if-older-than', '90d', '--concurrency', '3', '--json', '--store-cmd', store]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).not.toMatch(STACK_TRACE);
@@ -103,6 +105,7 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
     expect(doc[3]).toMatchObject({ error: { code: 'ERR_STATEMENT_FAILED', message: expect.stringContaining("User 'SVC_4' does not exist or not authorized") } });
     expect(doc[4]).toMatchObject({ slot: 1, oldFingerprint: f.before.get('SVC_5'), newFingerprint: null });
     for (const u of ['SVC_1', 'SVC_2', 'SVC_6']) expectRotated(f, u);
+    expect(f.sf.requests.filter((q) => q.status === 503).map((q) => /\bUSER SVC_6\b/i.test(q.statement ?? ''))).toEqual([true, true]);
     expect(readFileSync(join(f.dir, 'store', 'SVC_1.p8'), 'utf8')).toContain('PRIVATE KEY');
     // the store failure kept both of SVC_3's keys
     expect(f.sf.user('SVC_3').slots[1]?.fingerprint).toBe(f.before.get('SVC_3'));
