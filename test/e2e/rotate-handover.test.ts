@@ -87,6 +87,20 @@ function expectKeyInStore(w: World): string {
   return fp;
 }
 
+/** Runs rotate with a store command that never finishes, and SIGKILLs sfauth once the store has begun. */
+async function killedInStore(w: World, storeCmd: string): Promise<void> {
+  const p = spawnKillable(['rotate', '--apply', '--store-cmd', `${storeCmd}; touch "$STORE/started"; sleep 5`], w.work, w.env);
+  await until(() => existsSync(join(w.store, 'started')));
+  p.kill();
+  await p.done;
+}
+
+/** A new CI runner: nothing of the last one's HOME (journals, keys, locks) is there. */
+function newRunner(w: World): void {
+  rmSync(join(w.dir, 'home'), { recursive: true });
+  mkdirSync(join(w.dir, 'home'));
+}
+
 const alters = (sf: Emulator) => sf.executed.filter((e) => /^ALTER USER/.test(e.statement)).map((e) => e.statement);
 
 function clean(r: CliResult, w: World): void {
@@ -168,10 +182,7 @@ describe.concurrent('sfauth rotate --store-cmd', { timeout: 60_000 }, () => {
 
   it('killed during the store command: a rerun with the journal hands the same key over and finishes', async () => {
     const w = await world();
-    const p = spawnKillable(['rotate', '--apply', '--store-cmd', 'cat > "$STORE/partial"; touch "$STORE/started"; sleep 5'], w.work, w.env);
-    await until(() => existsSync(join(w.store, 'started')));
-    p.kill();
-    await p.done;
+    await killedInStore(w, 'cat > "$STORE/partial"');
     const partial = fingerprintOf(openssl(['pkey', '-pubout'], { input: readFileSync(join(w.store, 'partial')) }).toString());
     const again = await w.run(['--apply', '--store-cmd', STORE_OK]);
     expect(again.code, again.stderr).toBe(0);
@@ -180,12 +191,8 @@ describe.concurrent('sfauth rotate --store-cmd', { timeout: 60_000 }, () => {
 
   it('killed during the store command on a runner that is then gone (no journal): legacy needs --overwrite-other, then ends with the stored key', async () => {
     const w = await world();
-    const p = spawnKillable(['rotate', '--apply', '--store-cmd', 'cat > /dev/null; touch "$STORE/started"; sleep 5'], w.work, w.env);
-    await until(() => existsSync(join(w.store, 'started')));
-    p.kill();
-    await p.done;
-    rmSync(join(w.dir, 'home'), { recursive: true });
-    mkdirSync(join(w.dir, 'home'));
+    await killedInStore(w, 'cat > /dev/null');
+    newRunner(w);
     const orphan = w.sf.user('SVC').slots[2]!.fingerprint;
     const refused = await w.run(['--apply', '--store-cmd', STORE_OK]);
     expect(refused.code).toBe(1);
@@ -198,12 +205,8 @@ describe.concurrent('sfauth rotate --store-cmd', { timeout: 60_000 }, () => {
 
   it('a named pair whose runner died between the ROTATE and the hand-over: a new runner (no journal) rotates again automatically', async () => {
     const w = await world({ pair: true });
-    const p = spawnKillable(['rotate', '--apply', '--store-cmd', 'cat > /dev/null; touch "$STORE/started"; sleep 5'], w.work, w.env);
-    await until(() => existsSync(join(w.store, 'started')));
-    p.kill();
-    await p.done;
-    rmSync(join(w.dir, 'home'), { recursive: true });
-    mkdirSync(join(w.dir, 'home'));
+    await killedInStore(w, 'cat > /dev/null');
+    newRunner(w);
     const again = await w.run(['--apply', '--store-cmd', STORE_OK]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/so CI_KEY is rotated again/);
