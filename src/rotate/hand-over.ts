@@ -78,6 +78,26 @@ export function runStoreCommand(
   });
 }
 
+/**
+ * A store command that echoes what it got (a `tee`, a verbose CLI) must not put the key on the
+ * screen or in a CI log: a PEM private key block in its output is shown as one line saying so.
+ */
+export function withoutPrivateKeys(emit: (line: string) => void): (line: string) => void {
+  let inside = false;
+  return (line) => {
+    if (!inside && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(line)) {
+      inside = !/-----END [A-Z ]*PRIVATE KEY-----/.test(line);
+      emit('[a private key, not shown]');
+      return;
+    }
+    if (inside) {
+      if (/-----END [A-Z ]*PRIVATE KEY-----/.test(line)) inside = false;
+      return;
+    }
+    emit(line);
+  };
+}
+
 export interface HandOverOptions {
   storeCmd?: string;
   /** The connection whose key path to update (its file and name). */
@@ -111,13 +131,14 @@ export async function handOver(ctx: CommandContext, j: RotationJournal, opts: Ha
   if (opts.storeCmd) {
     const pem = await readInputFile(j.privateKeyPath, 'new private key');
     const step = await ctx.progress.step('Handing the new key over: running --store-cmd');
+    const show = withoutPrivateKeys((line) => ctx.out.info(`  store: ${plainLine(line)}`));
     const result = await runStoreCommand(opts.storeCmd, {
       pem,
       env: storeEnvironment(ctx.env, j, opts.account),
       cwd: ctx.cwd,
       timeoutMs: opts.timeoutMs,
       now: ctx.now,
-      onOutput: (line) => ctx.out.info(`  store: ${plainLine(line)}`),
+      onOutput: show,
     });
     const ok = result.exitCode === 0;
     report.store = { command: 'store-cmd', exitCode: result.exitCode, durationMs: result.durationMs, handedOver: ok };

@@ -157,11 +157,13 @@ describe.concurrent('sfauth rotate --store-cmd', { timeout: 60_000 }, () => {
 
   it('a failing store command: exit 1, both keys stay registered; a rerun retries the hand-over, then retires the old key', async () => {
     const w = await world();
-    const r = await w.run(['--apply', '--store-cmd', 'cat > /dev/null; echo "vault: permission denied" >&2; exit 2']);
+    // a store CLI that echoes what it got: the key is not shown
+    const r = await w.run(['--apply', '--store-cmd', 'cat >&2; echo "vault: permission denied" >&2; exit 2']);
     expect(r.code).toBe(1);
     clean(r, w);
     expect(r.stderr).toMatch(/^sfauth: the store command exited with 2; the new key was not handed over/m);
     expect(r.stderr).toContain('  store: vault: permission denied');
+    expect(r.stderr).toContain('  store: [a private key, not shown]');
     expect(r.stderr).toMatch(/the old key stays in RSA_PUBLIC_KEY: no one is locked out/);
     expect(r.stderr).toMatch(/^hint: fix the store command/m);
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);

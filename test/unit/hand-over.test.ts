@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { connectionTablePath, withKeyPath } from '../../src/config/key-path-edit.js';
-import { runStoreCommand, storeEnvironment } from '../../src/rotate/hand-over.js';
+import { runStoreCommand, storeEnvironment, withoutPrivateKeys } from '../../src/rotate/hand-over.js';
 import type { RotationJournal } from '../../src/core/rotation-journal.js';
 import { isSfauthError } from '../../src/errors.js';
 
@@ -65,6 +65,15 @@ describe('storeEnvironment', () => {
     const named = storeEnvironment({}, journal({ kind: 'pair', name: 'CI_KEY', graceHours: 24, roleRestriction: null }), 'a');
     expect(named.SFAUTH_KEY_PAIR).toBe('CI_KEY');
     expect(named.SFAUTH_SLOT).toBeUndefined();
+  });
+});
+
+describe('withoutPrivateKeys', () => {
+  it('shows a private key block in the store output as one line, and everything else as it is', () => {
+    const shown: string[] = [];
+    const emit = withoutPrivateKeys((l) => shown.push(l));
+    for (const l of ['uploading', '-----BEGIN ENCRYPTED PRIVATE KEY-----', 'MIIFHzBJ', 'abc=', '-----END ENCRYPTED PRIVATE KEY-----', 'done', '-----BEGIN PUBLIC KEY-----']) emit(l);
+    expect(shown).toEqual(['uploading', '[a private key, not shown]', 'done', '-----BEGIN PUBLIC KEY-----']);
   });
 });
 
