@@ -42,20 +42,6 @@ function oldest(slots: readonly SlotView[]): SlotView | undefined {
   return [...set].sort((a, b) => a.lastSetTime!.getTime() - b.lastSetTime!.getTime())[0];
 }
 
-export type KeyInUseReason = 'local-key' | 'newest' | 'none';
-
-/**
- * The key "in use", for `status --max-age` and `rotate --if-older-than`: the slot that holds the
- * local key; when the local key is in neither slot (or there is none, e.g. an admin looking at
- * another user), the most recently set slot, because after a rotation that is the one clients use.
- */
-export function keyInUse(slots: readonly SlotView[], localFingerprint?: string | null): { slot: Slot | null; reason: KeyInUseReason } {
-  const local = slotHolding(slots, localFingerprint);
-  if (local !== null) return { slot: local, reason: 'local-key' };
-  const n = newest(slots);
-  return n ? { slot: n.slot, reason: 'newest' } : { slot: null, reason: 'none' };
-}
-
 export type SlotChoiceReason = 'local-key' | 'empty-slot' | 'oldest-slot' | 'no-keys';
 
 export interface SlotChoice {

@@ -17,13 +17,13 @@ import {
   fileSafeName,
   isOlderThan,
   journalPathFor,
-  keyInUse,
   normalizeUserName,
   slotHolding,
   unsafeSet,
   type SlotView,
 } from '../../src/core/rotation-plan.js';
 import { journalMatches, parseJournal, pendingJournal, type RotationJournal } from '../../src/core/rotation-journal.js';
+import { keyInUse } from '../../src/keys/in-use.js';
 import { observe } from '../../src/keys/rotation-target.js';
 import { findJournals, journalFile, updateJournal } from '../../src/rotate/journal.js';
 import { newKeyPaths, newKeySpec, planPassphrase } from '../../src/rotate/new-key.js';
@@ -84,13 +84,40 @@ describe('chooseSlots (DESIGN §3 Rotation, step 2)', () => {
 });
 
 describe('keyInUse, ages, due', () => {
+  // The registered keys as src/keys/read.ts makes them from DESC USER (set slots only).
+  const keys = (s: SlotView[]) => s.flatMap((v) => (v.fingerprint ? [{ kind: 'slot' as const, slot: v.slot, fingerprint: v.fingerprint, publicKey: null, setAt: v.lastSetTime, setAtText: null }] : []));
+  const inUse = (s: SlotView[], local?: string) => {
+    const r = keyInUse(keys(s), local, NOW);
+    return { slot: r.key?.kind === 'slot' ? r.key.slot : null, reason: r.reason };
+  };
+
   it('is the slot of the local key, else the newest set slot, else none', () => {
-    expect(keyInUse(slots([A, 100], [B, 3]), A)).toEqual({ slot: 1, reason: 'local-key' });
-    expect(keyInUse(slots([A, 100], [B, 3]), C)).toEqual({ slot: 2, reason: 'newest' });
-    expect(keyInUse(slots([A, 100], [B, 3]))).toEqual({ slot: 2, reason: 'newest' });
-    expect(keyInUse(slots([A, null], [B, 3]))).toEqual({ slot: 2, reason: 'newest' });
-    expect(keyInUse(slots([A, null], null))).toEqual({ slot: 1, reason: 'newest' });
-    expect(keyInUse(slots(null, null), A)).toEqual({ slot: null, reason: 'none' });
+    expect(inUse(slots([A, 100], [B, 3]), A)).toEqual({ slot: 1, reason: 'local-key' });
+    expect(inUse(slots([A, 100], [B, 3]), C)).toEqual({ slot: 2, reason: 'newest' });
+    expect(inUse(slots([A, 100], [B, 3]))).toEqual({ slot: 2, reason: 'newest' });
+    expect(inUse(slots([A, null], [B, 3]))).toEqual({ slot: 2, reason: 'newest' });
+    expect(inUse(slots([A, null], null))).toEqual({ slot: 1, reason: 'newest' });
+    expect(inUse(slots(null, null), A)).toEqual({ slot: null, reason: 'none' });
+  });
+
+  it('among named pairs too: the active pair holding the local key, else the newest active key', () => {
+    const pair = (name: string, fingerprint: string, daysAgo: number, status: 'ACTIVE' | 'DISABLED' = 'ACTIVE') => ({
+      kind: 'pair' as const,
+      name,
+      fingerprint,
+      status,
+      statusText: status,
+      roleScope: null,
+      comment: null,
+      createdOn: new Date(NOW - daysAgo * DAY),
+      createdBy: null,
+      lastUsedOn: null,
+      expiresAt: null,
+      rotatedTo: null,
+    });
+    const all = [...keys(slots([A, 100], null)), pair('CI_KEY', B, 5), pair('OFF', C, 1, 'DISABLED')];
+    expect(keyInUse(all, B, NOW)).toMatchObject({ key: { name: 'CI_KEY' }, reason: 'local-key' });
+    expect(keyInUse(all, C, NOW)).toMatchObject({ key: { name: 'CI_KEY' }, reason: 'newest' }); // a disabled key is not in use
   });
 
   it('ages in whole days; unknown stays unknown', () => {
