@@ -30,7 +30,7 @@ const VENDOR = { '@inquirer/prompts': 'prompts', ora: 'ora' };
  * subcommands sfauth has none of; `node:tty` and chalk (whose colour detection loads tty at import)
  * are only needed once something is printed in colour or a terminal matters.
  */
-const LAZY = ['node:child_process', 'node:tty', 'chalk'];
+const LAZY = ['node:child_process', 'node:tty', 'node:readline', 'chalk'];
 
 const common = {
   bundle: true,

@@ -242,6 +242,7 @@ const specs: CommandSpec[] = [
       keyPairOptions(cmd);
       cmd.option('--overwrite', 'replace the key a legacy slot holds');
       cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
       jsonOption(cmd);
     },
     load: loaders.register!,
@@ -263,6 +264,7 @@ const specs: CommandSpec[] = [
       cmd.option('--disable', 'named key pairs: disable (reversible) instead of remove');
       cmd.option('--force', 'allow revoking the key this command uses, or the last working key');
       cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
       jsonOption(cmd);
     },
     load: loaders.revoke!,
@@ -272,7 +274,9 @@ const specs: CommandSpec[] = [
     summary: 'replace a key (legacy slot or named key pair) with a new one, with no moment where no key works',
     examples: [
       'sfauth rotate -c loader                                # print the plan and the exact SQL, change nothing',
-      'sfauth rotate -c loader --apply',
+      'sfauth rotate -c loader --apply                        # the connection is pointed at the new key, then the old one goes',
+      'sfauth rotate --private-key rsa_key.p8 --in-place --apply   # the file itself gets the new key',
+      'sfauth rotate -c admin --target-user SVC_LOADER --no-encrypt --apply   # stops at awaiting delivery; then --finish --apply',
       'sfauth rotate -c loader --apply --grace 2h             # a named pair: the old key works 2 more hours',
       'sfauth rotate -c loader --apply --key-pair LOADER_KEY  # migrate from a legacy slot to a named pair',
       "sfauth rotate --apply --store-cmd 'gh secret set SVC_LOADER_P8'   # CI: the new key goes to the secret store",
@@ -284,12 +288,19 @@ const specs: CommandSpec[] = [
       connectionOptions(cmd);
       cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
       cmd.option('--apply', 'carry out the plan (without it nothing changes, locally or on the server)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
       cmd.option('--keep-old', 'legacy or migration: leave the old key registered in its slot');
       cmd.option('--overwrite-other', 'legacy: allow replacing a key in the other slot that nothing here accounts for');
       keyPairOptions(cmd);
       cmd.option('--grace <duration>', 'named pair: how long the old key keeps working (24h; 0 = disable it once the new key is verified)');
       cmd.option('--store-cmd <cmd>', 'hand the verified new key over: run CMD with sh, the private key PEM on its stdin and SFAUTH_* in its environment');
-      cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key");
+      cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key (the default when the key in use came from it)");
+      cmd.option('--no-update-connection', 'leave the connection alone (the old key is then retired only by --finish)');
+      cmd.option('--in-place', 'replace the very file the old key was read from with the new key (atomically; its old content kept until the old key is retired)');
+      cmd.option('--finish', 'retire the old key of a rotation awaiting delivery (after you deployed the new key); nothing else');
+      cmd.option('--retire-now', 'retire the old key in this run even though sfauth did not deliver the new key (you deployed it)');
+      cmd.option('--keep-old-key-file', 'keep the private key file of the retired key (default: removed once Snowflake no longer accepts it)');
+      cmd.option('--restart', 'fleet: forget an unfinished run of these targets and start a new one');
       cmd.option('--targets <file>', "fleet: rotate every user listed in FILE (one per line, # comments; '-' = stdin) as the admin the connection names");
       cmd.option('--concurrency <n>', 'fleet: users rotated at a time (default 4, at most 32)');
       cmd.option('--out-dir <dir>', 'fleet: folder for the new keys, <user>_<type>_key.<date>.p8 (default: the current folder)');
@@ -424,6 +435,7 @@ async function main(argv: string[]): Promise<number> {
     let progress: Progress | undefined;
     const ctx: CommandContext = {
       env,
+      argv,
       cwd: process.cwd(),
       now: () => Date.now(),
       // Loaded only when a command reads stdin: the fast paths never pay for the file layer.

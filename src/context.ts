@@ -21,4 +21,6 @@ export interface CommandContext {
   out: Output;
   prompter: Prompter;
   progress: Progress;
+  /** The command line as typed (after `sfauth`), for messages that repeat it (`--finish`). */
+  argv?: readonly string[];
 }

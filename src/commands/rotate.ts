@@ -19,7 +19,11 @@ import { displayPath } from '../io/paths.js';
 import { isRotatedOut, roleOf, type KeysView } from '../keys/rotation-target.js';
 import { setTimeOf, type RegisteredKey } from '../keys/types.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
-import { checkConnectionUpdate } from '../rotate/hand-over.js';
+import { checkConnectionUpdate, checkInPlace } from '../rotate/hand-over.js';
+import { planDelivery, type Deliveries, type DeliveryPlan, type KeyHome } from '../rotate/delivery.js';
+import { sourceOf } from '../config/index.js';
+import { isSfauthError } from '../errors.js';
+import { confirmOrCancel, needsConfirmation } from '../ui/confirm.js';
 import { ensurePrivateFolder, keyStateFolder } from '../rotate/lock.js';
 import type { NewKeyFlags } from '../rotate/new-key.js';
 import { renderPlan, type KeyMarks, type RotateReport } from '../rotate/report.js';
@@ -40,7 +44,14 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFl
   ifOlderThan?: string;
   grace?: string;
   storeCmd?: string;
+  /** true: --update-connection; false: --no-update-connection; undefined: the default (update the connection the key came from). */
   updateConnection?: boolean;
+  inPlace?: boolean;
+  finish?: boolean;
+  retireNow?: boolean;
+  keepOldKeyFile?: boolean;
+  restart?: boolean;
+  yes?: boolean;
   targets?: string;
   concurrency?: string;
   outDir?: string;
@@ -82,10 +93,13 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
       hint: 'say where the new private key goes: --store-cmd CMD (your secret store), --out PATH (somewhere that outlives this run, not a CI working folder), or --keep-old to keep the current key registered too',
     });
   }
-  const updateConnection = options.updateConnection ? checkConnectionUpdate(conn, ctx.cwd) : undefined;
+  const home = keyHomeOf(session, target, self);
+  const deliveries = deliveriesFor(options, ctx, session, home);
+  const updateConnection = deliveries.connection;
+  const delivery = planDelivery(home, deliveries, (p) => displayPath(p, ctx.cwd));
   // With a store and no --out, the key never needs to stay on disk: it waits in sfauth's own state
   // folder until it is handed over, then goes (a rerun after a failed hand-over finds it there).
-  const storeOnly = options.storeCmd !== undefined && !options.out && !updateConnection;
+  const storeOnly = options.storeCmd !== undefined && !options.out && !updateConnection && !deliveries.inPlace;
   const keyDir = storeOnly ? keyStateFolder(ctx.env, homeDirOf(ctx), accountForJwt(account), target) : undefined;
   if (keyDir && options.apply) ensurePrivateFolder(keyDir, 'key folder');
   const r: Run = { ctx, options, session, target, jwtAccount: accountForJwt(account), self, keepOld: options.keepOld === true, apply: options.apply === true };
@@ -102,11 +116,16 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
     ...(pair ? { pair } : {}),
     ...(graceHours !== undefined ? { graceHours } : {}),
     ...(threshold !== undefined ? { threshold } : {}),
-    ...(options.storeCmd !== undefined || updateConnection
+    delivery,
+    ...(options.retireNow ? { retireNow: true } : {}),
+    ...(options.finish ? { finish: true } : {}),
+    ...(options.keepOldKeyFile ? { keepOldKeyFile: true } : {}),
+    ...(options.storeCmd !== undefined || updateConnection || deliveries.inPlace
       ? {
           handOver: {
             ...(options.storeCmd !== undefined ? { storeCmd: options.storeCmd } : {}),
             ...(updateConnection ? { updateConnection } : {}),
+            ...(deliveries.inPlace ? { inPlace: { path: deliveries.inPlace } } : {}),
             account,
             timeoutMs: parseDuration(session.timeoutLabel, '--timeout') * 1000,
             timeoutLabel: session.timeoutLabel,
@@ -119,9 +138,67 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
       document: (report) => {
         if (ctx.out.json) document(r, report);
       },
+      ...(needsConfirmation(ctx, options) ? { confirm: () => confirmOrCancel(ctx, `Apply the rotation of ${target}'s key?`) } : {}),
     },
   });
   return render(r, outcome);
+}
+
+/**
+ * Where the program that uses the old key reads it from (DESIGN.md §3 step 7): the connection whose
+ * own private_key_file named it, a path given otherwise, the environment or stdin; for another user's
+ * key (or a key this command does not hold), that user's program, wherever it reads from.
+ */
+function keyHomeOf(session: Session, target: string, self: boolean): KeyHome {
+  const conn = session.connection;
+  const source = conn.privateKey;
+  if (!self || !session.key || !source) return { kind: 'other-user', user: target };
+  if (source.kind === 'file') {
+    const fromConnectionFile = sourceOf(source.origin) === 'connection' && !source.origin.startsWith('SNOWFLAKE_CONNECTIONS_');
+    if (fromConnectionFile && conn.name && conn.configFile) return { kind: 'connection', name: conn.name, file: conn.configFile, path: source.path };
+    return { kind: 'file', path: source.path, origin: source.origin };
+  }
+  return { kind: 'environment', origin: source.kind === 'stdin' ? 'stdin' : source.origin };
+}
+
+/** What this run does with the new key after verifying it, checked before any network call. */
+function deliveriesFor(options: RotateOptions, ctx: CommandContext, session: Session, home: KeyHome): Deliveries & { connection?: { file: string; name: string } } {
+  const d: Deliveries & { connection?: { file: string; name: string } } = { store: options.storeCmd !== undefined };
+  if (options.inPlace) {
+    if (home.kind !== 'connection' && home.kind !== 'file') {
+      throw new UsageError('ERR_USAGE', '--in-place replaces the file the key in use was read from, and this key came from no file', {
+        hint: home.kind === 'environment' ? `the key came from ${home.origin}: use --store-cmd to deliver the new key there` : "it rotates your own key read from a file (--private-key PATH or a connection's private_key_file)",
+      });
+    }
+    if (options.updateConnection === true) throw new UsageError('ERR_USAGE', '--in-place and --update-connection contradict each other', { hint: 'with --in-place the connection keeps naming the same file, which then holds the new key' });
+    d.inPlace = checkInPlace(home.path, ctx.cwd);
+    return d;
+  }
+  if (options.updateConnection === true) {
+    d.connection = checkConnectionUpdate(session.connection, ctx.cwd);
+  } else if (options.updateConnection === undefined && home.kind === 'connection') {
+    // The default: the connection that named the old key names the new one. A file this editor may
+    // not change leaves the connection alone, and the run then waits for delivery instead.
+    try {
+      d.connection = checkConnectionUpdate(session.connection, ctx.cwd);
+    } catch (err) {
+      if (!isSfauthError(err)) throw err;
+      ctx.out.warn(`connection '${home.name}' will not be updated: ${err.message}`);
+    }
+  }
+  return d;
+}
+
+/** The command that retires the old key later: this command line, with --finish --apply. */
+export function finishCommand(argv: readonly string[] | undefined, fallback: string): string {
+  if (!argv) return fallback;
+  const drop = new Set(['--apply', '--yes', '-y', '--json', '--finish', '--retire-now', '--restart']);
+  const words = argv.filter((a) => !drop.has(a));
+  return ['sfauth', ...words, '--finish', '--apply'].map(shellWord).join(' ');
+}
+
+function shellWord(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,7 +222,7 @@ async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<
     if (fleetOnly.length) throw new UsageError('ERR_USAGE', `${fleetOnly.map((k) => (k === 'outDir' ? '--out-dir' : '--concurrency')).join(' and ')} go${fleetOnly.length === 1 ? 'es' : ''} with --targets FILE`, { hint: 'for one user, --out PATH names the new key' });
     return undefined;
   }
-  for (const [flag, given] of [['--target-user', options.targetUser], ['--out', options.out], ['--update-connection', options.updateConnection]] as const) {
+  for (const [flag, given] of [['--target-user', options.targetUser], ['--out', options.out], ['--update-connection', options.updateConnection], ['--in-place', options.inPlace]] as const) {
     if (given !== undefined && given !== false) {
       throw new UsageError('ERR_USAGE', `${flag} does not go with --targets`, {
         hint: flag === '--out' ? '--out-dir DIR puts each user\'s new key there as <user>_<type>_key.<date>.p8' : 'list the users in the --targets file; a fleet rotates other users, with the connection as the admin',
@@ -198,6 +275,11 @@ async function runFleet(
   const jwtAccount = accountForJwt(account);
   const timeoutMs = parseDuration(session.timeoutLabel, '--timeout') * 1000;
   const apply = options.apply === true;
+  if (needsConfirmation(ctx, options)) {
+    ctx.out.info(`${fleet.targets.length} users from ${fleet.source}: ${fleet.targets.slice(0, 8).join(', ')}${fleet.targets.length > 8 ? ', …' : ''}`);
+    ctx.out.info(options.storeCmd !== undefined ? 'each new key goes to --store-cmd, then the old key is retired' : options.finish ? 'the old keys of users awaiting delivery are retired (--finish)' : 'each new key is written to the out folder; the old keys keep working until --finish (awaiting delivery)');
+    await confirmOrCancel(ctx, `Apply the rotation of ${fleet.targets.length} users?`);
+  }
   const counter = await ctx.progress.counter(fleet.targets.length, apply ? 'Rotating' : 'Planning');
   const results = await rotateFleet(
     {
@@ -208,6 +290,7 @@ async function runFleet(
       ...(fleet.outDir ? { outDir: fleet.outDir } : {}),
       storeOnly: options.storeCmd !== undefined && !fleet.outDir,
       timeoutMs,
+      ...(options.restart ? { restart: true } : {}),
       common: {
         options: { ...options, out: undefined },
         session,
@@ -215,6 +298,9 @@ async function runFleet(
         jwtAccount,
         keepOld: options.keepOld === true,
         apply,
+        ...(options.retireNow ? { retireNow: true } : {}),
+        ...(options.finish ? { finish: true } : {}),
+        ...(options.keepOldKeyFile ? { keepOldKeyFile: true } : {}),
         ...(common.pair ? { pair: common.pair } : {}),
         ...(common.graceHours !== undefined ? { graceHours: common.graceHours } : {}),
         ...(common.threshold !== undefined ? { threshold: common.threshold } : {}),
@@ -242,11 +328,16 @@ async function runFleet(
     for (const line of alignedTable(rows)) ctx.out.line(line);
     const count = (o: string) => results.filter((x) => x.outcome === o).length;
     ctx.out.info(
-      `${results.length} users: ${[['rotated', count('rotated')], ['planned', count('planned')], ['not due', count('not-due')], ['skipped', count('skipped')], ['failed', failed.length]]
+      `${results.length} users: ${[['rotated', count('rotated')], ['awaiting delivery', count('awaiting-delivery')], ['planned', count('planned')], ['not due', count('not-due')], ['skipped', count('skipped')], ['failed', failed.length]]
         .filter(([, n]) => n)
         .map(([w, n]) => `${n} ${w}`)
         .join(', ')}` + (apply ? '' : ' (plan only: nothing was changed; run again with --apply)'),
     );
+  }
+  const waiting = results.filter((x) => x.outcome === 'awaiting-delivery');
+  if (waiting.length && !ctx.out.json) {
+    ctx.out.info(`${waiting.length} user${waiting.length === 1 ? '' : 's'} await delivery: their old keys keep working. Deploy each new key to the program that runs as that user, then run:`);
+    ctx.out.info(`      ${finishCommand(ctx.argv, `sfauth rotate --targets ${fleet.source} --finish --apply`)}`);
   }
   if (failed.length) {
     ctx.out.info(`${failed.length} of ${results.length} users failed; run the same command again to retry them (finished users are skipped)`);
@@ -261,10 +352,12 @@ function fleetLine(x: FleetResult): string {
       return `${x.user}: rotated, ${placeText(x)} = ${x.newFingerprint}${x.store ? ' (handed over)' : ''}`;
     case 'failed':
       return `${x.user}: failed: ${x.error?.code} ${x.error?.message}`;
+    case 'awaiting-delivery':
+      return `${x.user}: awaiting delivery, ${placeText(x)} = ${x.newFingerprint} (${x.privateKeyPath ?? ''}); the old key keeps working until --finish`;
     case 'not-due':
       return `${x.user}: not due`;
     case 'skipped':
-      return `${x.user}: already rotated here, skipped`;
+      return `${x.user}: finished earlier in this fleet run, skipped`;
     default:
       return `${x.user}: ${x.kind === 'slot' ? `would go into ${placeText(x)}` : `would rotate ${placeText(x)}`}`;
   }
@@ -286,11 +379,18 @@ function render(r: Run, o: RotationOutcome): number {
       return 0;
     case 'rotated':
       return done(r, o.report, o.journal, o.view);
+    case 'awaiting-delivery':
+      return awaiting(r, o.report, o.journal, o.view);
+    case 'nothing-to-finish':
+      if (ctx.out.json) document(r, { user: r.target, account: r.jwtAccount, outcome: 'nothing-to-finish', applied: false, message: o.message });
+      else ctx.out.line(o.message);
+      return 0;
     case 'already-done':
-      if (ctx.out.json) document(r, o.report);
-      else {
+      if (ctx.out.json) {
+        document(r, { user: r.target, account: r.jwtAccount, outcome: 'already-done', applied: false, alreadyDone: true, oldFingerprint: o.entry.oldFingerprint, newFingerprint: o.entry.newFingerprint, privateKeyPath: o.entry.privateKeyPath, notes: [o.message] });
+      } else {
         ctx.out.line(o.message);
-        ctx.out.info(`next: point the connection at ${displayPath(o.journal.privateKeyPath, ctx.cwd)}; a new rotation then starts from that key`);
+        if (o.entry.privateKeyPath) ctx.out.info(`next: use the new key (${displayPath(o.entry.privateKeyPath, ctx.cwd)}); a new rotation then starts from that key`);
       }
       return 0;
     case 'not-due':
@@ -309,7 +409,7 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
   const display = (p: string) => displayPath(p, ctx.cwd);
   Object.assign(report, keysOf(view));
   if (out.json) {
-    document(r, report);
+    document(r, { ...report, outcome: 'rotated' });
     return 0;
   }
   const t = journal.target;
@@ -325,13 +425,15 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
         ? `; the old key ${rotatedOut ? `(${rotatedOut.name}) ` : ''}was disabled (--grace 0)`
         : `; the old key works until ${rotatedOut?.expiresAt ? rotatedOut.expiresAt.toISOString() : `the grace period of ${t.graceHours} h ends`}${rotatedOut ? ` as ${rotatedOut.name}` : ''}`;
   }
-  const keyAt = report.privateKeyRemoved ? 'handed over by --store-cmd, no file kept' : display(journal.privateKeyPath);
+  const keyAt = report.privateKeyRemoved ? 'handed over by --store-cmd, no file kept' : display(report.privateKeyPath);
   out.line(`${t.kind === 'migrate' ? 'migrated' : 'rotated'} ${report.user}: ${where} = ${journal.newFingerprint} (${keyAt})${after}`);
   out.info('');
   const conn = r.options.connection;
   const role = roleOf(t);
   const stored = report.store?.handedOver === true;
-  const next = report.connectionUpdate?.updated
+  const next = report.inPlace?.replaced
+    ? `${display(report.inPlace.path)} now holds the new key: whatever reads it picks it up${stored ? ', and --store-cmd has it' : ''}`
+    : report.connectionUpdate?.updated
     ? `connection '${report.connectionUpdate.name}' already uses the new key${stored ? ', and --store-cmd has it' : ''}`
     : stored
       ? `the new key is in your store (--store-cmd); whatever reads it from there picks it up`
@@ -346,6 +448,35 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
   );
   const kept = t.kind === 'slot' ? t.oldSlot : t.kind === 'migrate' ? t.fromSlot : null;
   if (r.keepOld && kept !== null && journal.oldFingerprint) out.info(`      the old key stays in ${slotProperty(kept)}; remove it later with: ${unsetPublicKeySql(report.user, kept)};`);
+  if (report.removedFiles.length) out.info(`removed the files of the retired key: ${report.removedFiles.map(display).join(', ')}`);
+  statementsRan(r, report);
+  return 0;
+}
+
+/** After applying, the statements that changed the server (DESIGN.md §1 v3 "Confirmation"). */
+function statementsRan(r: Run, report: RotateReport): void {
+  if (!report.statementsRun.length) return;
+  r.ctx.out.info('statements run:');
+  for (const q of report.statementsRun) r.ctx.out.info(`  ${r.ctx.out.style.cyan(q + ';')}`);
+}
+
+/** The run stopped after verification: both keys registered until the new one is deployed. */
+function awaiting(r: Run, report: RotateReport, journal: RotationJournal, view: KeysView): number {
+  const { ctx } = r;
+  const display = (p: string) => displayPath(p, ctx.cwd);
+  Object.assign(report, keysOf(view));
+  const finish = finishCommand(ctx.argv, `sfauth rotate --target-user ${r.target} --finish --apply`);
+  if (ctx.out.json) {
+    document(r, { ...report, outcome: 'awaiting-delivery', finish });
+    return 0;
+  }
+  const t = journal.target;
+  const where = t.kind === 'slot' ? slotProperty(t.newSlot) : `key pair ${t.name}`;
+  ctx.out.line(`awaiting delivery: ${report.user}'s ${where} = ${journal.newFingerprint} (${display(journal.privateKeyPath)}); the old key ${journal.oldFingerprint ?? ''} keeps working`);
+  ctx.out.info('');
+  ctx.out.info(`${ctx.out.style.bold('next: ')}deploy ${display(journal.privateKeyPath)} to ${report.delivery.readFrom}${journal.encrypted && journal.passphraseSource === 'current-key' ? ' (its passphrase is the old one)' : ''}; the old key keeps working until you run:`);
+  ctx.out.info(`      ${finish}`);
+  statementsRan(r, report);
   return 0;
 }
 

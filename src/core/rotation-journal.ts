@@ -13,9 +13,10 @@ import { normalizeUserName } from './rotation-plan.js';
 /**
  * The states of a rotation, in order (src/rotate/engine.ts moves between them). Each is recorded once
  * it took effect; a rerun starts from the recorded state and re-reads the server to see how far the
- * next one got.
+ * next one got. `awaiting-delivery` is where a run stops when the new key has not reached every place
+ * the old one is read from: both keys stay registered until `--finish` (or a delivery that covers them).
  */
-export const ROTATION_STATES = ['written', 'registered', 'verified', 'handed-over', 'retired', 'complete'] as const;
+export const ROTATION_STATES = ['written', 'registered', 'verified', 'handed-over', 'awaiting-delivery', 'retired', 'complete'] as const;
 export type RotationState = (typeof ROTATION_STATES)[number];
 
 /** Where the new key goes and what it replaces. */
@@ -75,6 +76,10 @@ export interface RotationJournal {
   updatedAt: string;
   step: RotationState;
   completedAt?: string;
+  /** Where the hand-over delivered the new key, in words (no secrets): `--store-cmd`, `connection 'x' (file)`, a path. */
+  deliveredTo?: string[];
+  /** `--in-place`: the file the old key was read from, which now holds the new key. */
+  inPlacePath?: string;
 }
 
 const FP = /^SHA256:[A-Za-z0-9+/]+=*$/;
@@ -169,6 +174,8 @@ export function parseJournal(text: string): RotationJournal | null {
     updatedAt: v.updatedAt as string,
     step,
     ...(typeof v.completedAt === 'string' ? { completedAt: v.completedAt } : {}),
+    ...(Array.isArray(v.deliveredTo) && v.deliveredTo.every((d) => typeof d === 'string') ? { deliveredTo: v.deliveredTo as string[] } : {}),
+    ...(typeof v.inPlacePath === 'string' && v.inPlacePath.startsWith('/') ? { inPlacePath: v.inPlacePath } : {}),
   };
   return journal;
 }

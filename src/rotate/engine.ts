@@ -2,7 +2,13 @@
  * The rotation engine: one state machine over the registered keys (DESIGN.md §3 "Rotation", §5).
  *
  *   written ──register──▶ registered ──verify──▶ verified ──hand over──▶ handed-over ──retire──▶ retired ──confirm──▶ complete
+ *                                                                                │                     ▲
+ *                                                                                └─▶ awaiting-delivery ┘ (--finish, --retire-now,
+ *                                                                                                         or a delivery that covers)
  *
+ * The old key is retired only once the new one has reached every place the old one is read from
+ * (delivery.ts decides; DESIGN.md §3 step 7). Otherwise the run pauses at `awaiting-delivery` with
+ * both keys registered, and `--finish` later takes the same transition to `retired`.
  * `written` is reached before any change on the server (the new key and its journal are on disk).
  * Each transition re-reads the keys first, skips its statement when the read shows it already took
  * effect (a rerun after a crash), stops when the keys changed under it, and records the state it
@@ -46,6 +52,10 @@ export interface Engine {
   documentOnFailure(): void;
   /** Step 6 (DESIGN.md §3): hand the verified key over before the old one is retired. */
   handOver?(r: Rotation): Promise<void>;
+  /** The hand-over reaches every place the old key is read from (delivery.ts). */
+  deliveryCovered: boolean;
+  /** `--retire-now` or `--finish`: the user says the new key is deployed. */
+  retireAnyway: boolean;
   /** Set by the retire step: whether it sent anything (false: a rerun found it done). */
   retiredNow?: boolean;
   /** The keys as the confirmation read them. */
@@ -68,7 +78,8 @@ export const TRANSITIONS: Readonly<Record<Exclude<RotationState, 'complete'>, Tr
   written: register,
   registered: verify,
   verified: handOver,
-  'handed-over': retire,
+  'handed-over': retireIfDelivered,
+  'awaiting-delivery': finishDelivery,
   retired: confirm,
 };
 
@@ -81,7 +92,8 @@ export async function advance(e: Engine, r: Rotation): Promise<RotationJournal> 
   while (r.journal.step !== 'complete') {
     const from = r.journal.step;
     const next = await TRANSITIONS[from](e, r);
-    if (next === from) continue;
+    // Only awaiting-delivery stays where it is: the run pauses there, both keys registered.
+    if (next === from) break;
     // A hand-over with nothing to hand over changes nothing worth recording.
     if (from === 'verified' && !e.handOver) r.journal = { ...r.journal, step: next };
     else r.journal = updateJournal(r.path, r.journal, next, e.ctx.now());
@@ -145,7 +157,9 @@ async function register(e: Engine, r: Rotation): Promise<RotationState> {
   const [doing, did, verb] = t.kind === 'slot' ? ['Setting', 'Set', 'set'] : t.kind === 'pair' || t.via === 'rotate' ? ['Rotating', 'Rotated', 'rotate'] : ['Adding', 'Added', 'add'];
   const step = await e.ctx.progress.step(`${doing} ${place} of ${e.user}`);
   try {
-    await e.worker.execute(registerStatement(e.user, t, r.journal.newPublicKey));
+    const sql = registerStatement(e.user, t, r.journal.newPublicKey);
+    await e.worker.execute(sql);
+    e.report.statementsRun.push(sql);
   } catch (err) {
     step.fail(`Could not ${verb} ${place}`);
     mark(e, r, 'register', 'failed');
@@ -191,7 +205,10 @@ async function verify(e: Engine, r: Rotation): Promise<RotationState> {
 // verified → handed-over: the new key reaches wherever it lives (store command, connection).
 
 async function handOver(e: Engine, r: Rotation): Promise<RotationState> {
-  if (!e.handOver) return 'handed-over';
+  if (!e.handOver) {
+    mark(e, r, 'hand-over', 'skipped');
+    return 'handed-over';
+  }
   try {
     await e.handOver(r);
   } catch (err) {
@@ -203,7 +220,34 @@ async function handOver(e: Engine, r: Rotation): Promise<RotationState> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// handed-over → retired: UNSET the old slot, or disable the rotated-out pair (--grace 0).
+// handed-over → retired, or → awaiting-delivery when the new key has not reached every place the old
+// one is read from (and there is an old key to retire now: a grace period or --keep-old retires none).
+
+async function retireIfDelivered(e: Engine, r: Rotation): Promise<RotationState> {
+  const t = r.journal.target;
+  const retires = plannedRetireSql(e.user, t, e.keepOld, r.journal.oldFingerprint !== null).length > 0;
+  if (retires && !e.deliveryCovered && !e.retireAnyway) {
+    mark(e, r, 'retire', 'skipped');
+    return 'awaiting-delivery';
+  }
+  return retire(e, r);
+}
+
+// awaiting-delivery → retired: `--finish` / `--retire-now`, or a rerun whose hand-over now covers
+// every place (it runs that hand-over first); else the run pauses here again.
+
+async function finishDelivery(e: Engine, r: Rotation): Promise<RotationState> {
+  if (e.retireAnyway) return retire(e, r);
+  if (e.deliveryCovered && e.handOver) {
+    await handOver(e, r);
+    return retire(e, r);
+  }
+  mark(e, r, 'retire', 'skipped');
+  return 'awaiting-delivery';
+}
+
+// ---------------------------------------------------------------------------------------------
+// → retired: UNSET the old slot, or disable the rotated-out pair (--grace 0).
 
 async function retire(e: Engine, r: Rotation): Promise<RotationState> {
   const t = r.journal.target;
@@ -243,6 +287,7 @@ async function retire(e: Engine, r: Rotation): Promise<RotationState> {
     step.succeed(`${retireWords(action, s.place, e.user, 1)}${r.journal.oldFingerprint ? ` (the old key ${r.journal.oldFingerprint})` : ''}`);
   }
   if (sent.length) fillRetireSql(e.report.steps, sent);
+  e.report.statementsRun.push(...sent);
   e.retiredNow = sent.length > 0;
   return 'retired';
 }

@@ -2,9 +2,19 @@
  * Fleet rotation (DESIGN.md §3 "Fleet"): the same credential (an admin) rotates each target user,
  * `concurrency` at a time, each with its own journal, lock, deadline and `--store-cmd` run, and all of
  * them behind one rate-limit gate (a 429 slows the whole fleet down and never fails it). One result
- * per user; a rerun finishes the unfinished users and skips the finished ones.
+ * per user.
+ *
+ * A fleet run is remembered (DESIGN.md §3 v3 "fleet runs"): `<state>/fleets/<hash of account and
+ * targets>.json` records each user's outcome as it lands. The same command while that run is
+ * unfinished (a user failed, was interrupted, or awaits delivery) resumes it: finished users are
+ * skipped, the rest retried. Once every user finished the record goes, so the next run rotates
+ * everyone again; `--restart` forgets an unfinished run.
  */
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { planDelivery } from './delivery.js';
+import { normalizeUserName } from '../core/rotation-plan.js';
 import type { CommandContext } from '../context.js';
 import { isSfauthError } from '../errors.js';
 import { slotProperty } from '../core/sql.js';
@@ -12,11 +22,14 @@ import type { Output } from '../ui/output.js';
 import type { Progress } from '../ui/progress.js';
 import { homeDirOf, transportOf, type Session } from '../snowflake/session.js';
 import { Throttle } from '../snowflake/throttle.js';
-import { ensurePrivateFolder, keyStateFolder } from './lock.js';
+import { ensurePrivateFolder, keyStateFolder, stateDir } from './lock.js';
 import { rotateUser, type RotationOutcome, type RotationRequest } from './rotation.js';
 import { findJournals, type FoundJournal } from './journal.js';
 
-export type FleetOutcome = 'rotated' | 'not-due' | 'failed' | 'skipped' | 'planned';
+export type FleetOutcome = 'rotated' | 'awaiting-delivery' | 'not-due' | 'failed' | 'skipped' | 'planned';
+
+/** Outcomes that finish a user in a fleet run (a rerun skips them). */
+const FINISHED: ReadonlySet<FleetOutcome> = new Set(['rotated', 'not-due', 'skipped']);
 
 /** One user's line of the report (`--json`: the array of these). */
 export interface FleetResult {
@@ -34,7 +47,7 @@ export interface FleetResult {
 }
 
 /** What every user's rotation shares (the flags), less the target. */
-export type FleetCommon = Omit<RotationRequest, 'ctx' | 'target' | 'self' | 'show' | 'keyDir' | 'removeKeyWhenDone' | 'client' | 'deadline' | 'throttle' | 'skipFinished'>;
+export type FleetCommon = Omit<RotationRequest, 'ctx' | 'target' | 'self' | 'show' | 'keyDir' | 'removeKeyWhenDone' | 'client' | 'deadline' | 'throttle' | 'delivery'>;
 
 export interface FleetInput {
   ctx: CommandContext;
@@ -46,7 +59,41 @@ export interface FleetInput {
   storeOnly: boolean;
   /** `--timeout` for each user, in ms (from that user's start; rate-limit pauses do not count). */
   timeoutMs: number;
+  /** `--restart`: forget an unfinished run of these targets. */
+  restart?: boolean;
   common: FleetCommon;
+}
+
+interface FleetRecord {
+  kind: 'sfauth-fleet-run';
+  account: string;
+  startedAt: string;
+  /** Outcome per user (normalized name) as it landed. */
+  users: Record<string, FleetOutcome>;
+}
+
+/** Where this account's run of these targets is remembered. */
+function fleetRecordPath(ctx: CommandContext, account: string, targets: readonly string[]): string {
+  const hash = createHash('sha256').update([account.toUpperCase(), ...targets.map(normalizeUserName)].join('\n')).digest('hex').slice(0, 32);
+  return join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets', `${hash}.json`);
+}
+
+function readFleetRecord(path: string): FleetRecord | null {
+  try {
+    const st = lstatSync(path);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || st.mode & 0o022) return null;
+    const v = JSON.parse(readFileSync(path, 'utf8')) as FleetRecord;
+    return v && v.kind === 'sfauth-fleet-run' && v.users && typeof v.users === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeFleetRecord(path: string, record: FleetRecord): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(record) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 const SILENT_STEP = { succeed: () => {}, fail: () => {}, update: () => {} };
@@ -76,8 +123,22 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
     shared = scan.found;
   }
 
+  // The run this is: an unfinished one of the same targets resumes, anything else starts anew.
+  const apply = input.common.apply;
+  const recordPath = apply ? fleetRecordPath(ctx, input.common.jwtAccount, input.targets) : undefined;
+  let record: FleetRecord | null = null;
+  if (recordPath) {
+    ensurePrivateFolder(join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets'), 'fleet state folder');
+    if (input.restart) removeQuietly(recordPath);
+    record = readFleetRecord(recordPath);
+    if (record) ctx.out.info(`resuming the unfinished fleet run begun ${record.startedAt}: finished users are skipped (--restart starts anew)`);
+    else record = { kind: 'sfauth-fleet-run', account: input.common.jwtAccount, startedAt: new Date(ctx.now()).toISOString(), users: {} };
+  }
+
   const one = async (user: string): Promise<FleetResult> => {
     const started = ctx.now();
+    const before = record?.users[normalizeUserName(user)];
+    if (before && FINISHED.has(before)) return { ...emptyResult(user, 'skipped'), durationMs: 0 };
     const userCtx: CommandContext = { ...ctx, transport, progress: silentProgress, out: outputFor(ctx.out, user) };
     const deadline = started + input.timeoutMs;
     const pausedBase = throttle.pausedMs();
@@ -95,7 +156,7 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
         deadline,
         throttle,
         pausedBase,
-        skipFinished: true,
+        delivery: planDelivery({ kind: 'other-user', user }, { store: input.common.handOver?.storeCmd !== undefined }),
         ...(shared ? { journals: shared } : {}),
         show: { plan: () => {}, document: () => {} },
       });
@@ -122,11 +183,29 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
   const worker = async () => {
     for (let i = next++; i < input.targets.length; i = next++) {
       results[i] = await one(input.targets[i]!);
+      if (record && recordPath) {
+        record.users[normalizeUserName(input.targets[i]!)] = results[i]!.outcome;
+        writeFleetRecord(recordPath, record);
+      }
       onResult(results[i]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(input.concurrency, input.targets.length) }, worker));
+  // Every user finished: the run is over, and the next one rotates everyone again.
+  if (recordPath && results.every((x) => FINISHED.has(x.outcome))) removeQuietly(recordPath);
   return results;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
+  }
+}
+
+function emptyResult(user: string, outcome: FleetOutcome): FleetResult {
+  return { user, outcome, kind: null, slot: null, keyPair: null, oldFingerprint: null, newFingerprint: null, privateKeyPath: null, store: null, error: null, durationMs: 0 };
 }
 
 function resultOf(user: string, o: RotationOutcome, durationMs: number): FleetResult {
@@ -146,8 +225,10 @@ function resultOf(user: string, o: RotationOutcome, durationMs: number): FleetRe
       durationMs,
     };
   }
+  if (o.outcome === 'nothing-to-finish') return { ...emptyResult(user, 'skipped'), durationMs };
+  if (o.outcome === 'already-done') return { ...emptyResult(user, 'skipped'), oldFingerprint: o.entry.oldFingerprint, newFingerprint: o.entry.newFingerprint, privateKeyPath: o.entry.privateKeyPath, durationMs };
   const r = o.report;
-  const outcome: FleetOutcome = o.outcome === 'already-done' ? 'skipped' : o.outcome;
+  const outcome: FleetOutcome = o.outcome;
   return {
     user,
     outcome,

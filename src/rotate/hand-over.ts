@@ -6,10 +6,13 @@
  *     arguments, and sfauth's own secrets (the current key, passphrases, tokens) are not in its
  *     environment. Its output goes to sfauth's stderr, never stdout. Exit 0 = handed over.
  *   - `--update-connection` points the Snowflake CLI connection's key path at the new key.
+ *   - `--in-place` atomically replaces the very file the old key was read from with the new key, its
+ *     old content kept 0600 beside the journal until the old key is retired.
  * Either failing stops the rotation with both keys registered; a rerun retries the hand-over.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CommandContext, Env } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { connectionTablePath, withKeyPath } from '../config/key-path-edit.js';
@@ -17,6 +20,7 @@ import type { RotationJournal } from '../core/rotation-journal.js';
 import { plainLine } from '../core/untrusted-text.js';
 import { readInputFile, writeNewFiles } from '../io/files.js';
 import { displayPath } from '../io/paths.js';
+import { publicKeyPathFor } from '../commands/keygen.js';
 
 /** Variables the store command never inherits: the current credential and its passphrase. */
 const WITHHELD = /^(SNOWFLAKE_PRIVATE_KEY_RAW|SNOWFLAKE_PRIVATE_KEY_PASSPHRASE|PRIVATE_KEY_PASSPHRASE|SNOWFLAKE_TOKEN|SNOWFLAKE_PASSWORD|SNOWFLAKE_CONNECTIONS_.*_(PRIVATE_KEY_RAW|PRIVATE_KEY_FILE_PWD|PRIVATE_KEY_PASSPHRASE|TOKEN|PASSWORD))$/;
@@ -102,6 +106,8 @@ export interface HandOverOptions {
   storeCmd?: string;
   /** The connection whose key path to update (its file and name). */
   updateConnection?: { file: string; name: string };
+  /** `--in-place`: the file the old key was read from (resolved); its old content goes to inPlaceBackupPath(). */
+  inPlace?: { path: string };
   account: string;
   /** How long the store command may run. */
   timeoutMs: number;
@@ -111,6 +117,43 @@ export interface HandOverOptions {
 export interface HandOverReport {
   store?: { command: 'store-cmd'; exitCode: number | null; durationMs: number; handedOver: boolean };
   connection?: { file: string; name: string; key: string; previous: string; updated: boolean };
+  inPlace?: { path: string; backup: string; replaced: boolean };
+}
+
+/**
+ * `--in-place` is refused before anything is written (DESIGN.md §7 "Files sfauth edits for the user")
+ * when the file is not a regular file of ours that only we can write, when its folder lets others
+ * replace it, or when it is a link that leaves its folder. Returns the file to replace (a link inside
+ * its folder resolves to its target).
+ */
+export function checkInPlace(path: string, cwd: string): string {
+  const refuse = (why: string) =>
+    new UsageError('ERR_IN_PLACE_REFUSED', `--in-place refuses ${displayPath(path, cwd)}: ${why}`, {
+      hint: 'replace only a key file you own and only you can write, in a folder only you can write; or drop --in-place and point the program at the new key file',
+      data: { path },
+    });
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    throw refuse('it does not exist');
+  }
+  let real = path;
+  if (st.isSymbolicLink()) {
+    real = realpathSync(path);
+    if (dirname(real) !== realpathSync(dirname(path))) throw refuse(`it is a link that leaves its folder (to ${real})`);
+    st = lstatSync(real);
+  }
+  const uid = process.getuid?.();
+  if (!st.isFile()) throw refuse('it is not a regular file');
+  if (uid !== undefined) {
+    if (st.uid !== uid) throw refuse(`it belongs to uid ${st.uid}, not to you`);
+    if (st.mode & 0o022) throw refuse(`it is writable by ${st.mode & 0o002 ? 'others' : 'its group'}`);
+    const dir = lstatSync(dirname(real));
+    if (dir.uid !== uid && dir.uid !== 0) throw refuse(`its folder belongs to uid ${dir.uid}`);
+    if (dir.mode & 0o022 && !(dir.mode & 0o1000)) throw refuse(`its folder is writable by ${dir.mode & 0o002 ? 'others' : 'its group'}`);
+  }
+  return real;
 }
 
 /** Checks `--update-connection` before anything happens: the connection must name a key file we can change. */
@@ -166,4 +209,43 @@ export async function handOver(ctx: CommandContext, j: RotationJournal, opts: Ha
     report.connection.updated = true;
     ctx.out.success(`Connection '${name}' in ${label} now uses ${displayPath(j.privateKeyPath, ctx.cwd)} (${edit.key})`);
   }
+  if (opts.inPlace) await replaceInPlace(ctx, j, { path: opts.inPlace.path, backup: inPlaceBackupPath(j.privateKeyPath) }, report);
+}
+
+/** Where `--in-place` keeps the replaced file's content (0600, beside the journal) until the old key is retired. */
+export function inPlaceBackupPath(newKeyPath: string): string {
+  return `${newKeyPath}.replaced`;
+}
+
+/**
+ * Puts the new key into the file the old key was read from: its old content first goes to `backup`
+ * (0600, never over another file), then the new key's bytes replace it atomically (temp file and
+ * rename, the mode kept). A rerun finds the file already holding the new key and does nothing.
+ */
+async function replaceInPlace(ctx: CommandContext, j: RotationJournal, target: { path: string; backup: string }, report: HandOverReport): Promise<void> {
+  const label = displayPath(target.path, ctx.cwd);
+  const real = checkInPlace(target.path, ctx.cwd);
+  const newPem = await readInputFile(j.privateKeyPath, 'new private key');
+  const current = await readInputFile(real, 'key file to replace');
+  report.inPlace = { path: target.path, backup: target.backup, replaced: false };
+  if (!current.equals(newPem)) {
+    const mode = statSync(real).mode & 0o777;
+    // The old content is kept until the old key is retired: a crash here loses nothing.
+    try {
+      writeNewFiles([{ path: target.backup, data: current, mode: 0o600 }], { overwrite: false });
+    } catch (err) {
+      if (!(err instanceof UsageError && err.code === 'ERR_FILE_EXISTS')) throw err;
+      // A rerun: the backup of this rotation is there already.
+    }
+    writeNewFiles([{ path: real, data: newPem, mode }], { overwrite: true });
+    // The public key beside it, when there is one, follows (it is public: no backup needed).
+    const pub = publicKeyPathFor(target.path);
+    try {
+      if (lstatSync(pub).isFile()) writeNewFiles([{ path: pub, data: readFileSync(j.publicKeyPath), mode: statSync(pub).mode & 0o777 }], { overwrite: true });
+    } catch {
+      // no public key file beside it
+    }
+  }
+  report.inPlace.replaced = true;
+  ctx.out.success(`Replaced ${label} with the new key (its old content is kept in ${displayPath(target.backup, ctx.cwd)} until the old key is retired)`);
 }

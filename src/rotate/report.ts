@@ -13,6 +13,7 @@ import { plannedRetireSql, registerStatement } from '../keys/rotation-target.js'
 import type { PairKey } from '../keys/types.js';
 import { VERIFY_SQL } from './verify.js';
 import type { HandOverReport } from './hand-over.js';
+import { plainLine } from '../core/untrusted-text.js';
 import type { ChalkInstance } from 'chalk';
 
 export type StepStatus = 'planned' | 'done' | 'already-done' | 'skipped' | 'failed';
@@ -86,8 +87,31 @@ export interface RotateReport {
   store?: HandOverReport['store'];
   /** `--update-connection`: the line changed. */
   connectionUpdate?: HandOverReport['connection'];
+  /** `--in-place`: the file replaced. */
+  inPlace?: HandOverReport['inPlace'];
   /** The private key file was removed after the hand-over (`--store-cmd` without `--out`). */
   privateKeyRemoved?: boolean;
+  /** The statements that changed the server in this run, in order (for "after applying, list them"). */
+  statementsRun: string[];
+  /** Who keeps working, and when the old key stops (DESIGN.md §3 v3 "The plan says who is affected and when"). */
+  delivery: DeliveryReport;
+  /** Old private key files removed (or to be removed) because the server no longer accepts their key. */
+  removedFiles: string[];
+}
+
+export interface DeliveryReport {
+  /** Where the program that uses the old key reads it from, in words. */
+  readFrom: string;
+  /** Where the new key goes, in words (empty: only its own file). */
+  deliveredTo: string[];
+  /** The new key reaches every place the old one is read from. */
+  covered: boolean;
+  /** When the old key stops working, in words. */
+  oldKeyStops: string;
+  /** How to reach the place the old key is still read from (when not covered). */
+  hint?: string;
+  /** Files that go once the old key no longer works (unless --keep-old-key-file). */
+  filesToRemove: string[];
 }
 
 export interface StepInput {
@@ -105,6 +129,8 @@ export interface StepInput {
   choice: string;
   /** Step 6, when there is a hand-over: what it does, in words. */
   handOver?: string;
+  /** The run stops after step 6 (the new key does not reach every place the old one is read from). */
+  awaiting?: boolean;
   display(path: string): string;
 }
 
@@ -177,11 +203,14 @@ export function buildSteps(input: StepInput): StepReport[] {
       sql: [VERIFY_SQL],
       status: 'planned',
     },
-    ...(input.handOver ? [{ step: 6, name: 'hand-over' as const, description: input.handOver, sql: [], status: 'planned' as const }] : []),
+    { step: 6, name: 'hand-over' as const, description: input.handOver ?? 'deliver the new key: nothing in this run delivers it (it stays in its file)', sql: [], status: 'planned' as const },
     {
-      step: input.handOver ? 7 : 6,
+      step: 7,
       name: stepName(t.kind, 'retire'),
-      description: retireWords(t, input.keepOld, input.hasOld, user),
+      description:
+        input.awaiting && plannedRetireSql(user, t, input.keepOld, input.hasOld).length > 0
+          ? `stop here, both keys registered (awaiting delivery): the old key is retired by --finish once the new key is deployed (${retireWords(t, input.keepOld, input.hasOld, user)})`
+          : retireWords(t, input.keepOld, input.hasOld, user),
       sql: [...plannedRetireSql(user, t, input.keepOld, input.hasOld), ...reads],
       status: 'planned',
     },
@@ -247,7 +276,14 @@ export function renderPlan(
   const spec = k.type === 'rsa' ? `RSA ${k.bits}` : `EC ${k.curve}`;
   lines.push(`  new key: ${spec}, ${passphraseWords(k)}`);
   lines.push(`           ${display(report.privateKeyPath)} (0600) and ${display(report.publicKeyPath)}${report.newFingerprint ? `, ${report.newFingerprint}` : ''}`);
-  for (const n of report.notes) lines.push(`  note: ${n}`);
+  const d = report.delivery;
+  lines.push(`  who keeps working:`);
+  lines.push(`    the old key is read from ${d.readFrom}`);
+  lines.push(`    the new key goes to ${d.deliveredTo.length ? d.deliveredTo.join(' and ') : `${display(report.privateKeyPath)} only`}`);
+  lines.push(`    the old key stops working ${d.oldKeyStops}`);
+  if (!d.covered && d.hint) lines.push(`    to deliver it in this run: ${d.hint}, or --retire-now once you have deployed it yourself`);
+  if (d.filesToRemove.length) lines.push(`    removed once the old key no longer works: ${d.filesToRemove.map(display).join(', ')} (--keep-old-key-file keeps them)`);
+  for (const n of report.notes) lines.push(`  note: ${plainLine(n)}`);
   for (const s of report.steps) {
     const tag = s.status === 'planned' ? '' : `  [${s.status}]`;
     lines.push(`  ${s.step}. ${s.description}${tag}`);

@@ -7,6 +7,9 @@
  * journal, re-reads the keys to see which steps took effect, and finishes the same rotation.
  */
 import { existsSync, unlinkSync } from 'node:fs';
+import { deliveryHint, homeWords, type DeliveryPlan } from './delivery.js';
+import { appendHistory, entriesOf, readHistory, rewriteHistory, rotatedOut, rotatedOutWords, type HistoryEntry } from './history.js';
+import { publicKeyPathFor } from '../commands/keygen.js';
 import { dirname, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, isSfauthError, UsageError } from '../errors.js';
@@ -20,14 +23,14 @@ import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import type { LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import { setInterruptHint } from '../io/cleanup.js';
-import { keysSummary, readUserKeys, viewOf, type UserKeys } from '../keys/read.js';
+import { keysSummary, placeHolding, readUserKeys, viewOf, type UserKeys } from '../keys/read.js';
 import { chooseTarget, holdsActive, observe, placeOf, roleOf, type KeysView } from '../keys/rotation-target.js';
 import { setTimeOf, type RegisteredKey } from '../keys/types.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { homeDirOf, keyPairCredential, makeClient, type Session } from '../snowflake/session.js';
 import type { Throttle } from '../snowflake/throttle.js';
 import { advance, type Engine, type Rotation } from './engine.js';
-import { handOver, type HandOverOptions, type HandOverReport } from './hand-over.js';
+import { handOver, inPlaceBackupPath, type HandOverOptions, type HandOverReport } from './hand-over.js';
 import { lostKeyError, rotationKeys, unaccountedError, unsafeError } from './failure.js';
 import { findJournals, journalFile, type FoundJournal } from './journal.js';
 import { acquireRotationLock } from './lock.js';
@@ -43,7 +46,7 @@ import {
   type NewKeyPaths,
   type PassphrasePlan,
 } from './new-key.js';
-import { buildSteps, fillPublicKey, pairReports, setStatus, stepName, type KeyMarks, type RotateReport, type SlotReport } from './report.js';
+import { buildSteps, fillPublicKey, pairReports, setStatus, stepName, type DeliveryReport, type KeyMarks, type RotateReport, type SlotReport } from './report.js';
 import type { NamedPairSpec } from '../commands/key-pair-flags.js';
 
 /** How the caller shows a rotation while it runs. */
@@ -52,6 +55,8 @@ export interface RotationDisplay {
   plan(report: RotateReport, view: KeysView, marks: KeyMarks): void;
   /** The report as it stands when a step fails (the --json document goes out before the error). */
   document(report: RotateReport): void;
+  /** On a terminal at --apply: ask before anything is written (throws ERR_CANCELLED on anything but yes). */
+  confirm?(report: RotateReport): Promise<void>;
 }
 
 /** One user's rotation, as the flags and the session give it. */
@@ -82,6 +87,14 @@ export interface RotationRequest {
   keyDir?: string;
   /** Remove the new private key file once the rotation is complete (it lives in the store). */
   removeKeyWhenDone?: boolean;
+  /** Where the program that uses the old key reads it from, and whether this run's hand-over reaches it. */
+  delivery: DeliveryPlan;
+  /** `--retire-now`: retire the old key after verification even when the new key was not delivered. */
+  retireNow?: boolean;
+  /** `--finish`: retire the old key of a rotation awaiting delivery (nothing else). */
+  finish?: boolean;
+  /** `--keep-old-key-file`: leave the private key files of retired keys alone. */
+  keepOldKeyFile?: boolean;
   /** A fleet's one scan of its --out-dir (this user's journals are picked from it). */
   journals?: FoundJournal[];
   /** A fleet's: the client for this user (its own deadline, the shared rate-limit gate), and its deadline. */
@@ -90,18 +103,15 @@ export interface RotationRequest {
   throttle?: Throttle;
   /** The gate's pause total when `deadline` was set: later pauses move the deadline. */
   pausedBase?: number;
-  /**
-   * A fleet rerun: a user whose rotation here is complete and whose new key is still registered is
-   * skipped (unless --if-older-than decides by age), so a rerun never rotates a finished user twice.
-   */
-  skipFinished?: boolean;
   show: RotationDisplay;
 }
 
 export type RotationOutcome =
   | { outcome: 'planned'; report: RotateReport }
   | { outcome: 'rotated'; report: RotateReport; journal: RotationJournal; view: KeysView }
-  | { outcome: 'already-done'; report: RotateReport; journal: RotationJournal; message: string }
+  | { outcome: 'awaiting-delivery'; report: RotateReport; journal: RotationJournal; view: KeysView }
+  | { outcome: 'nothing-to-finish'; message: string }
+  | { outcome: 'already-done'; entry: HistoryEntry; message: string; view: KeysView }
   | { outcome: 'not-due'; key: RegisteredKey; view: KeysView; spec: KeySpec; explanation: string };
 
 /** Everything one run knows, shared by the fresh and the resumed paths. */
@@ -114,6 +124,8 @@ interface Run extends RotationRequest {
   worker: SnowflakeClient;
   /** The trusted journals of this target where this run puts its key. */
   journals: FoundJournal[];
+  /** This user's completed rotations (the history file). */
+  history: HistoryEntry[];
 }
 
 export async function rotateUser(req: RotationRequest): Promise<RotationOutcome> {
@@ -125,6 +137,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
     notes: [],
     worker: req.client ?? session.client,
     journals: [],
+    history: entriesOf(readHistory(ctx.env, homeDirOf(ctx)), req.jwtAccount, target),
   };
   // The journal of an unfinished rotation, looked for where this run would put its key.
   const spec = newKeySpec(options, r.currentKey);
@@ -138,6 +151,9 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   }
   const pendingJ = pendingJournal(r.journals.map((j) => j.journal));
   const pending = pendingJ ? r.journals.find((j) => j.journal === pendingJ) : undefined;
+  if (req.finish && !pending) {
+    return { outcome: 'nothing-to-finish', message: `no rotation of ${target} awaits delivery here: --finish has nothing to do` };
+  }
   // A new rotation's inputs are checked before the network: a misconfigured cron job fails every
   // time, not only on the day the key is due.
   const fresh = pending ? undefined : { passphrase: await planPassphrase(options, ctx, r.currentKey, target), paths: newKeyPaths(options, ctx, r.currentKey, spec, target, ctx.now(), req.keyDir) };
@@ -147,6 +163,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   const lock = r.apply ? acquireRotationLock(ctx.env, homeDirOf(ctx), r.jwtAccount, target, ctx.now()) : undefined;
   try {
     const read = await readKeys(r, pending);
+    if (r.apply) sweepRetiredKeyFiles(r, viewOf(read));
     if (pending) return await resume(r, pending, read);
     return await rotateFresh(r, read, spec, fresh!, r.threshold);
   } finally {
@@ -164,17 +181,8 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   const now = ctx.now();
 
   // A finished rotation of this very key whose new key is still registered: nothing to do.
-  const finished = r.journals
-    .map((j) => j.journal)
-    .find((j) => j.step === 'complete' && self && r.localFingerprint && sameFingerprint(j.oldFingerprint, r.localFingerprint) && holdsActive(view, j.newFingerprint, now));
+  const finished = self && r.localFingerprint ? [...r.history].reverse().find((e) => sameFingerprint(e.oldFingerprint, r.localFingerprint) && holdsActive(view, e.newFingerprint, now)) : undefined;
   if (finished) return alreadyDone(r, finished, view);
-  if (r.skipFinished && threshold === undefined) {
-    const done = r.journals
-      .map((j) => j.journal)
-      .filter((j) => j.step === 'complete' && holdsActive(view, j.newFingerprint, now))
-      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
-    if (done) return alreadyDone(r, done, view);
-  }
 
   const choice = chooseTarget({
     view,
@@ -207,11 +215,13 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
     ...paths,
     choice: choice.explanation,
     ...handOverWords(r),
+    awaiting: !mayRetire(r),
     display,
   });
   setStatus(steps, 'describe', 'done');
   setStatus(steps, stepName(t.kind, 'choose'), 'done');
   const report = newReport(r, t, { oldFingerprint: choice.oldFingerprint, newFingerprint: null, ...paths, newKey: keyInfo(spec, passphrase), choice: choice.explanation, steps, view, resumed: false });
+  report.delivery = deliveryReport(r, t, choice.oldFingerprint, paths.privateKeyPath, view);
   const marks = keyMarks(r, view, t, choice.oldFingerprint);
   const refusal = slotRefusal(r, view, t);
 
@@ -221,6 +231,10 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
     return { outcome: 'planned', report };
   }
   if (refusal) throw refusal.error;
+  if (r.show.confirm) {
+    r.show.plan(report, view, marks);
+    await r.show.confirm(report);
+  }
 
   // Make the key and write it (with the journal) before anything changes on the server.
   const secret = await passphraseValue(passphrase, ctx, display(paths.privateKeyPath));
@@ -231,7 +245,7 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   const newFingerprint = fingerprintOf(pair.publicKey);
   report.newFingerprint = newFingerprint;
   fillPublicKey(steps, target, t, body);
-  r.show.plan(report, view, marks);
+  if (!r.show.confirm) r.show.plan(report, view, marks);
 
   const at = new Date(now).toISOString();
   const journal: RotationJournal = {
@@ -282,7 +296,7 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   const rotation: Rotation = { path: paths.journalPath, journal, newKey, planned: view };
   const engine = engineFor(r, report);
   const done = await advance(engine, rotation);
-  return completed(r, report, done, engine.lastView ?? view);
+  return completed(r, report, rotation, done, engine.lastView ?? view);
 }
 
 /** A legacy SET that could remove the only working key, or overwrite a key nothing accounts for. */
@@ -330,18 +344,14 @@ async function readKeys(r: Run, pending: FoundJournal | undefined): Promise<User
           throw err2;
         }
       }
-      const finished = r.journals
-        .map((j) => j.journal)
-        .filter((j) => j.step === 'complete' && sameFingerprint(j.oldFingerprint, r.localFingerprint))
-        .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
-      if (finished) {
+      const out = r.localFingerprint ? rotatedOut(r.history, r.localFingerprint) : null;
+      if (out) {
         step.fail(`The current key was rotated out`);
-        throw new CheckFailedError('ERR_KEY_ROTATED', `this key was rotated out by sfauth rotate on ${finished.completedAt ?? finished.updatedAt}; Snowflake no longer accepts it`, {
-          details: [`new key     ${displayPath(finished.privateKeyPath, ctx.cwd)}`, `fingerprint ${finished.newFingerprint} (${placeOf(finished.target)})`],
-          hint: existsSync(finished.privateKeyPath)
-            ? `point the connection at the new key (private_key_file = "${finished.privateKeyPath}", or --private-key) and run again`
-            : 'the new key was handed over by --store-cmd: use it from your store (e.g. as SNOWFLAKE_PRIVATE_KEY_RAW) and run again',
-          data: { privateKeyPath: finished.privateKeyPath, newFingerprint: finished.newFingerprint },
+        const words = rotatedOutWords(out, (p) => displayPath(p, ctx.cwd));
+        throw new CheckFailedError('ERR_KEY_ROTATED', words.message, {
+          details: words.details,
+          hint: `${words.hint}, then run again`,
+          data: { privateKeyPath: out.newest.privateKeyPath, newFingerprint: out.newest.newFingerprint },
         });
       }
     }
@@ -383,6 +393,8 @@ function engineFor(r: Run, report: RotateReport): Engine {
     accountedFor: (fp) => accountedFor(r, fp),
     report,
     documentOnFailure: () => r.show.document(report),
+    deliveryCovered: r.delivery.covered,
+    retireAnyway: r.retireNow === true || r.finish === true,
   };
   const h = r.handOver;
   if (h) {
@@ -393,7 +405,10 @@ function engineFor(r: Run, report: RotateReport): Engine {
       } finally {
         if (got.store) report.store = got.store;
         if (got.connection) report.connectionUpdate = got.connection;
+        if (got.inPlace) report.inPlace = got.inPlace;
       }
+      const delivered = r.delivery.targets;
+      rot.journal = { ...rot.journal, deliveredTo: delivered, ...(h.inPlace ? { inPlacePath: h.inPlace.path } : {}) };
     };
   }
   return engine;
@@ -406,18 +421,138 @@ function handOverWords(r: Run): { handOver?: string } {
   const parts = [
     ...(h.storeCmd ? [`run --store-cmd with the new private key on its stdin${r.removeKeyWhenDone ? ' (the key file is removed once the rotation is complete)' : ''}`] : []),
     ...(h.updateConnection ? [`point connection '${h.updateConnection.name}' (${displayPath(h.updateConnection.file, r.ctx.cwd)}) at the new key`] : []),
+    ...(h.inPlace ? [`replace ${displayPath(h.inPlace.path, r.ctx.cwd)} with the new key (its old content kept 0600 beside the journal until the old key is retired)`] : []),
   ];
   return { handOver: `hand the new key over: ${parts.join('; then ')}; a failure keeps both keys registered` };
 }
 
-/** The rotation is complete: a key that now lives in the store leaves no file behind. */
-function completed(r: Run, report: RotateReport, journal: RotationJournal, view: KeysView): RotationOutcome {
-  if (r.removeKeyWhenDone && journal.step === 'complete') {
+/**
+ * Where a run ends: paused awaiting delivery, or complete. A complete rotation leaves its facts in the
+ * history and no journal behind (DESIGN.md §3 v3 "Housekeeping"); a key that now lives in the store or
+ * in the replaced file leaves no second copy; old key files the server no longer accepts go.
+ */
+function completed(r: Run, report: RotateReport, rotation: Rotation, journal: RotationJournal, view: KeysView): RotationOutcome {
+  if (journal.step === 'awaiting-delivery') return { outcome: 'awaiting-delivery', report, journal, view };
+  const now = r.ctx.now();
+  let keyAt: string | null = journal.privateKeyPath;
+  if (journal.inPlacePath) {
+    // The new key lives in the file the old one was read from: the dated copy is a second copy.
+    removeFile(journal.privateKeyPath);
+    removeFile(journal.publicKeyPath);
+    keyAt = journal.inPlacePath;
+    report.privateKeyPath = journal.inPlacePath;
+  } else if (r.removeKeyWhenDone) {
     removeFile(journal.privateKeyPath);
     report.privateKeyRemoved = true;
+    keyAt = null;
   }
+  const oldFiles = oldKeyFiles(r, journal.oldFingerprint, journal.privateKeyPath, journal.inPlacePath);
+  const oldGone = placeHolding(view, journal.oldFingerprint, now) === null && !(journal.authFingerprint && placeHolding(view, journal.authFingerprint, now) && !sameFingerprint(journal.authFingerprint, journal.newFingerprint));
+  let pending: string[] = [];
+  if (!r.keepOldKeyFile && oldFiles.length) {
+    if (oldGone) {
+      for (const f of oldFiles) removeFile(f);
+      report.removedFiles = oldFiles;
+    } else {
+      pending = oldFiles;
+    }
+  }
+  const t = journal.target;
+  const rotatedOutPair = t.kind === 'pair' ? view.pairs.find((p) => isRotatedOutPair(p.name, t.name) && sameFingerprint(p.fingerprint, journal.oldFingerprint)) : undefined;
+  const entry: HistoryEntry = {
+    at: new Date(now).toISOString(),
+    account: r.jwtAccount,
+    user: r.target,
+    userKey: normalizeUserName(r.target),
+    place: placeOf(t),
+    oldFingerprint: journal.oldFingerprint,
+    newFingerprint: journal.newFingerprint,
+    deliveredTo: journal.deliveredTo ?? [],
+    privateKeyPath: keyAt,
+    oldKeyFiles: pending,
+    oldKeyEnds: oldGone ? new Date(now).toISOString() : rotatedOutPair?.expiresAt ? rotatedOutPair.expiresAt.toISOString() : null,
+  };
+  try {
+    appendHistory(r.ctx.env, homeDirOf(r.ctx), entry);
+  } catch (err) {
+    r.ctx.out.warn(`could not record the rotation in the history: ${isSfauthError(err) ? err.message : String(err)}`);
+  }
+  // The history keeps the facts; a finished journal would only be warned about by later runs.
+  removeFile(rotation.path);
   return { outcome: 'rotated', report, journal, view };
 }
+
+const isRotatedOutPair = (name: string, of: string): boolean => name.startsWith(`${of}_ROTATED_`);
+
+/**
+ * The private key files of `oldFingerprint` that sfauth wrote or replaced: an earlier rotation's new
+ * key file (the history says sfauth wrote it), and the old content an --in-place hand-over kept. Never
+ * the file that now holds the new key.
+ */
+function oldKeyFiles(r: Run, oldFingerprint: string | null, newKeyPath: string, inPlacePath: string | undefined): string[] {
+  const files: string[] = [];
+  if (inPlacePath) files.push(inPlaceBackupPath(newKeyPath));
+  if (oldFingerprint) {
+    const wrote = [...r.history].reverse().find((e) => sameFingerprint(e.newFingerprint, oldFingerprint) && e.privateKeyPath);
+    const p = wrote?.privateKeyPath;
+    if (p && p !== inPlacePath && p !== newKeyPath) files.push(p, publicKeyPathFor(p));
+  }
+  return files.filter((f) => existsSync(f));
+}
+
+
+/**
+ * Old key files left for later because the server still accepted their key (a named pair's grace
+ * period): removed once a read shows that key is no longer registered.
+ */
+function sweepRetiredKeyFiles(r: Run, view: KeysView): void {
+  const now = r.ctx.now();
+  const due = r.history.filter((e) => e.oldKeyFiles.length && e.oldFingerprint && placeHolding(view, e.oldFingerprint, now) === null);
+  if (!due.length) return;
+  for (const e of due) for (const f of e.oldKeyFiles) removeFile(f);
+  r.notes.push(`removed the files of keys that no longer work: ${due.flatMap((e) => e.oldKeyFiles).map((f) => displayPath(f, r.ctx.cwd)).join(', ')}`);
+  try {
+    rewriteHistory(r.ctx.env, homeDirOf(r.ctx), (e) => (due.some((d) => d.at === e.at && d.newFingerprint === e.newFingerprint) ? { ...e, oldKeyFiles: [] } : e));
+  } catch {
+    // the next run tries again
+  }
+}
+
+/** The old key may be retired in this run: delivered everywhere, or the user says so. */
+function mayRetire(r: Run): boolean {
+  return r.delivery.covered || r.retireNow === true || r.finish === true;
+}
+
+/** Who keeps working and when the old key stops, for the plan and the report. */
+function deliveryReport(r: Run, t: RotationTarget, oldFingerprint: string | null, newKeyPath: string, view: KeysView): DeliveryReport {
+  const d = r.delivery;
+  const display = (p: string) => displayPath(p, r.ctx.cwd);
+  const retire = mayRetire(r);
+  let stops: string;
+  if (!oldFingerprint) stops = 'n/a: there is no old key';
+  else if (t.kind === 'pair') {
+    const pair = view.pairs.find((p) => p.name === t.name);
+    const cap = pair?.expiresAt ? ` (or when the pair expires, ${pair.expiresAt.toISOString()})` : '';
+    stops =
+      t.graceHours === 0
+        ? retire
+          ? 'at the end of this run (--grace 0: disabled once the new key is delivered)'
+          : 'when you run --finish after deploying the new key, or at the latest when its 1 h grace period ends'
+        : `at the end of the grace period, ${t.graceHours} h after the ROTATE${cap}`;
+  } else if (r.keepOld) stops = 'not in this run: --keep-old keeps it registered';
+  else if (retire) stops = r.retireNow && !d.covered ? 'at the end of this run (--retire-now: you deployed the new key yourself)' : 'at the end of this run, once the new key is delivered';
+  else stops = 'only when you run --finish after deploying the new key: this run stops with both keys registered';
+  const files = r.keepOldKeyFile ? [] : [...(r.handOver?.inPlace ? [inPlaceBackupPath(newKeyPath)] : []), ...oldKeyFiles(r, oldFingerprint, newKeyPath, undefined)];
+  return {
+    readFrom: homeWords(d.home, display),
+    deliveredTo: d.targets,
+    covered: d.covered,
+    oldKeyStops: stops,
+    ...(d.covered ? {} : { hint: deliveryHint(d.home) }),
+    filesToRemove: files,
+  };
+}
+
 
 function removeFile(path: string): void {
   try {
@@ -475,6 +610,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     journalPath: found.path,
     choice,
     ...handOverWords(r),
+    awaiting: !mayRetire(r),
     display,
   });
   setStatus(steps, 'describe', 'done');
@@ -495,11 +631,19 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     view,
     resumed: true,
   });
+  report.delivery = deliveryReport(r, t, journal.oldFingerprint, journal.privateKeyPath, view);
+  if (journal.step === 'awaiting-delivery' && !mayRetire(r)) {
+    report.notes.push(`this rotation awaits delivery: the new key ${journal.newFingerprint} is registered and verified, and the old key keeps working until --finish`);
+  }
   const marks = keyMarks(r, view, t, journal.oldFingerprint, journal.newFingerprint);
 
   if (!r.apply) {
     r.show.plan(report, view, marks);
     return { outcome: 'planned', report };
+  }
+  if (r.show.confirm) {
+    r.show.plan(report, view, marks);
+    await r.show.confirm(report);
   }
 
   let newKey: LoadedKey;
@@ -518,7 +662,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     };
     report.newFingerprint = journal.newFingerprint;
     fillPublicKey(steps, target, t, body);
-    r.show.plan(report, view, marks);
+    if (!r.show.confirm) r.show.plan(report, view, marks);
     const write = await ctx.progress.step(`Writing ${display(journal.privateKeyPath)}`);
     writeNewFiles([journalFile(found.path, journal)], { overwrite: true });
     writeNewFiles(
@@ -532,7 +676,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     setStatus(steps, 'write-key', 'done');
     newKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(journal.privateKeyPath), path: journal.privateKeyPath };
   } else {
-    r.show.plan(report, view, marks);
+    if (!r.show.confirm) r.show.plan(report, view, marks);
     newKey = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
     if (!existsSync(journal.publicKeyPath)) {
       writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 'umask' }], { overwrite: false });
@@ -541,8 +685,9 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   }
   report.applied = true;
   const engine = engineFor(r, report);
-  const done = await advance(engine, { path: found.path, journal, newKey, planned: view });
-  return completed(r, report, done, engine.lastView ?? view);
+  const rotation: Rotation = { path: found.path, journal, newKey, planned: view };
+  const done = await advance(engine, rotation);
+  return completed(r, report, rotation, done, engine.lastView ?? view);
 }
 
 function describeJournalTarget(t: RotationTarget): string {
@@ -600,6 +745,9 @@ function newReport(
     notes: r.notes,
     steps: x.steps,
     ...keysOf(x.view),
+    statementsRun: [],
+    delivery: { readFrom: '', deliveredTo: [], covered: true, oldKeyStops: '', filesToRemove: [] },
+    removedFiles: [],
   };
 }
 
@@ -615,42 +763,11 @@ export function keysOf(view: KeysView): { slots: SlotReport[]; keyPairs?: Rotate
   };
 }
 
-function alreadyDone(r: Run, journal: RotationJournal, view: KeysView): RotationOutcome {
-  const { ctx } = r;
-  const display = (p: string) => displayPath(p, ctx.cwd);
-  const spec: KeySpec = journal.keyType === 'rsa' ? { type: 'rsa', bits: (journal.bits ?? 2048) as 2048 } : { type: 'ec', curve: (journal.curve ?? 'P-256') as 'P-256' };
-  const message = `this key was already rotated on ${journal.completedAt ?? journal.updatedAt}: ${placeOf(journal.target)} holds the new key ${journal.newFingerprint} (${display(journal.privateKeyPath)}); nothing to do`;
-  {
-    const choice = describeJournalTarget(journal.target);
-    const steps = buildSteps({
-      user: r.target,
-      loginName: journal.loginName,
-      target: journal.target,
-      keepOld: r.keepOld,
-      hasOld: journal.oldFingerprint !== null,
-      newPublicKey: journal.newPublicKey,
-      privateKeyPath: journal.privateKeyPath,
-      publicKeyPath: journal.publicKeyPath,
-      journalPath: journal.privateKeyPath + '.rotate.json',
-      choice,
-      ...handOverWords(r),
-      display,
-    }).map((s) => ({ ...s, status: 'already-done' as const }));
-    if (r.removeKeyWhenDone) removeFile(journal.privateKeyPath);
-    const report = newReport(r, journal.target, {
-      oldFingerprint: journal.oldFingerprint,
-      newFingerprint: journal.newFingerprint,
-      privateKeyPath: journal.privateKeyPath,
-      publicKeyPath: journal.publicKeyPath,
-      journalPath: journal.privateKeyPath + '.rotate.json',
-      newKey: keyInfo(spec, { encrypted: journal.encrypted, source: journal.passphraseSource }),
-      choice,
-      steps,
-      view,
-      resumed: false,
-    });
-    return { outcome: 'already-done', report: { ...report, alreadyDone: true, notes: [message] }, journal, message };
-  }
+function alreadyDone(r: Run, entry: HistoryEntry, view: KeysView): RotationOutcome {
+  const display = (p: string) => displayPath(p, r.ctx.cwd);
+  const where = entry.deliveredTo.length ? entry.deliveredTo.join(', ') : entry.privateKeyPath ? display(entry.privateKeyPath) : 'the store';
+  const message = `this key was already rotated on ${entry.at}: ${entry.place} holds the new key ${entry.newFingerprint} (delivered to ${where}); nothing to do`;
+  return { outcome: 'already-done', entry, message, view };
 }
 
 
@@ -660,7 +777,11 @@ function alreadyDone(r: Run, journal: RotationJournal, view: KeysView): Rotation
 
 /** A key in a slot is accounted for when it is the key in use or one an earlier rotation here replaced. */
 function accountedFor(r: Run, fingerprint: string): boolean {
-  return sameFingerprint(fingerprint, r.localFingerprint) || r.journals.some((j) => sameFingerprint(j.journal.oldFingerprint, fingerprint));
+  return (
+    sameFingerprint(fingerprint, r.localFingerprint) ||
+    r.journals.some((j) => sameFingerprint(j.journal.oldFingerprint, fingerprint)) ||
+    r.history.some((e) => sameFingerprint(e.oldFingerprint, fingerprint))
+  );
 }
 
 function keyMarks(r: Run, view: KeysView, t: RotationTarget, oldFingerprint: string | null, newFingerprint?: string): KeyMarks {

@@ -3,6 +3,7 @@
  * means otherwise. The inquirer modules are heavy, so they load only when a question is asked.
  * Prompts write to stderr so stdout stays data.
  */
+import { createInterface } from 'node:readline';
 import { InterruptedError } from '../errors.js';
 
 export interface Prompter {
@@ -12,6 +13,11 @@ export interface Prompter {
   secret(message: string): Promise<string>;
   /** Asks a yes/no question. */
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
+  /**
+   * Asks `question [y/N]` on stderr and reads one line from the terminal (DESIGN.md §1 v3
+   * "Confirmation"): true only for y/yes; an empty answer, anything else or Ctrl-D is no.
+   */
+  yesNo(question: string): Promise<boolean>;
 }
 
 function isExitPrompt(err: unknown): boolean {
@@ -33,6 +39,24 @@ export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter
         if (isExitPrompt(err)) throw new InterruptedError();
         throw err;
       }
+    },
+    async yesNo(question) {
+      return new Promise<boolean>((resolve) => {
+        const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+        let answered = false;
+        process.stderr.write(`${question} [y/N] `);
+        rl.once('line', (line) => {
+          answered = true;
+          rl.close();
+          resolve(/^\s*y(es)?\s*$/i.test(line));
+        });
+        rl.once('close', () => {
+          if (!answered) {
+            process.stderr.write('\n');
+            resolve(false);
+          }
+        });
+      });
     },
     async confirm(message, defaultValue = false) {
       const { confirm } = await import('@inquirer/prompts');
@@ -58,5 +82,6 @@ export function scriptedPrompter(answers: string[] = [], canPrompt = answers.len
     canPrompt,
     secret: async () => next(),
     confirm: async () => /^y/i.test(next()),
+    yesNo: async () => /^\s*y(es)?\s*$/i.test(next()),
   };
 }

@@ -113,21 +113,29 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
     // each user's store output is on stderr, marked with the user
     expect(r.stderr).toContain('[SVC_3] store: store refused');
 
-    // The rerun (store fixed, SVC_4 granted): SVC_3 finishes, the finished users are not due, no second key for anyone.
+    // The rerun (store fixed, SVC_4 granted) resumes the unfinished fleet run: SVC_3 and SVC_4 finish,
+    // the users finished in this run are skipped, no second key for anyone.
     f.sf.grant('ADMIN', 'SVC_4');
-    const again = await f.run(['--apply', '--if-older-than', '90d', '--store-cmd', 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"']);
+    const store2 = 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"';
+    const again = await f.run(['--apply', '--if-older-than', '90d', '--store-cmd', store2]);
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('resuming the unfinished fleet run begun');
     expect(again.stdout).toMatch(/^SVC_3 +rotated /m);
-    expect(again.stdout).toMatch(/^SVC_1 +not-due /m);
-    expect(again.stderr).toContain('6 users: 2 rotated, 4 not due');
+    expect(again.stdout).toMatch(/^SVC_1 +skipped /m);
+    expect(again.stderr).toContain('6 users: 2 rotated, 4 skipped');
     for (const u of ['SVC_1', 'SVC_2', 'SVC_3', 'SVC_4', 'SVC_6']) {
       expectRotated(f, u);
       expect(sets(f, u), u).toBe(1);
     }
-    // without --if-older-than a rerun skips the users finished here
-    const third = await f.run(['--apply', '--json']);
+    // That run finished every user, so the next one is a new run: everyone is rotated again (after a
+    // leak, say), and the key files of the retired keys go.
+    const third = await f.run(['--apply', '--json', '--store-cmd', store2]);
     expect(third.code, third.stderr).toBe(0);
-    expect((JSON.parse(third.stdout) as Array<{ user: string; outcome: string }>).filter((x) => x.user !== 'SVC_5').map((x) => x.outcome)).toEqual(Array(5).fill('skipped'));
+    expect((JSON.parse(third.stdout) as Array<{ user: string; outcome: string }>).map((x) => x.outcome)).toEqual(Array(6).fill('rotated'));
+    for (const u of f.users) {
+      expectRotated(f, u);
+      expect(sets(f, u), u).toBe(u === 'SVC_5' ? 1 : 2);
+    }
   });
 
   it('plan first: without --apply every user gets a planned line, and nothing is written or changed', async () => {
@@ -145,29 +153,36 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
 
   it('on a terminal: a counter of finished users, with a line per user kept above it', async () => {
     const f = await fleet(3);
-    const r = await runCliInPty([...f.args, '--apply'], { cwd: f.dir, env: f.env, steps: [], timeoutMs: 60_000, columns: 100 });
+    const r = await runCliInPty([...f.args, '--apply', '--yes'], { cwd: f.dir, env: f.env, steps: [], timeoutMs: 60_000, columns: 100 });
     expect(r.code, r.output).toBe(0);
     expect(r.output).toMatch(/Rotating [0-3]\/3/);
-    for (const u of f.users) expect(r.output).toMatch(new RegExp(`✓ ${u === 'SVC_2' ? 'svc_2' : u}: rotated, RSA_PUBLIC_KEY_2 = SHA256:`));
+    for (const u of f.users) expect(r.output).toMatch(new RegExp(`✓ ${u === 'SVC_2' ? 'svc_2' : u}: awaiting delivery, RSA_PUBLIC_KEY_2 = SHA256:`));
   });
 
   it('a SIGKILL in the middle: the rerun finishes the unfinished users, skips the finished ones, and makes no second key', async () => {
     const f = await fleet(6, { emulator: { latencyMs: 60 } });
-    const p = spawnKillable([...f.args, '--apply', '--concurrency', '2'], f.dir, f.env);
-    const completed = () =>
-      readdirSync(join(f.dir, 'keys'))
-        .filter((n) => n.endsWith('.rotate.json'))
-        .map((n) => JSON.parse(readFileSync(join(f.dir, 'keys', n), 'utf8')) as { step: string; targetKey: string })
-        .filter((j) => j.step === 'complete')
-        .map((j) => j.targetKey);
+    const store = ['--store-cmd', 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"'];
+    const p = spawnKillable([...f.args, '--apply', '--concurrency', '2', ...store], f.dir, f.env);
+    // The fleet run's record: each user's outcome as it lands.
+    const fleets = join(f.dir, 'home', '.local', 'state', 'sfauth', 'fleets');
+    const completed = () => {
+      const files = existsSync(fleets) ? readdirSync(fleets).filter((n) => n.endsWith('.json')) : [];
+      if (files.length !== 1) return [];
+      try {
+        const users = (JSON.parse(readFileSync(join(fleets, files[0]!), 'utf8')) as { users: Record<string, string> }).users;
+        return Object.entries(users).filter(([, o]) => o === 'rotated').map(([u]) => u);
+      } catch {
+        return []; // caught mid-rename
+      }
+    };
     await until(() => completed().length >= 2, 60_000);
     p.kill();
     await p.done;
-    // finished: a complete journal; the others are somewhere between written and retired, or not begun
+    // finished: recorded as rotated; the others are somewhere between written and retired, or not begun
     const done = completed();
     expect(done.length).toBeGreaterThanOrEqual(2);
     expect(done.length).toBeLessThan(6);
-    const again = await f.run(['--apply', '--concurrency', '2', '--json']);
+    const again = await f.run(['--apply', '--concurrency', '2', '--json', ...store]);
     expect(again.code, again.stderr).toBe(0);
     const doc = JSON.parse(again.stdout) as Array<{ user: string; outcome: string }>;
     for (const x of doc) expect(x.outcome, x.user).toBe(done.includes(x.user.toUpperCase()) ? 'skipped' : 'rotated');
@@ -182,7 +197,7 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
     // Each 429 asks everyone to wait a second: about 3 s of pauses, longer than --timeout.
     f.sf.injectFault({ kind: 'status', status: 429, times: 15, retryAfterSeconds: 1 });
     const started = Date.now();
-    const r = await f.run(['--apply', '--concurrency', '5', '--timeout', '2s', '--json']);
+    const r = await f.run(['--apply', '--concurrency', '5', '--timeout', '2s', '--json', '--store-cmd', 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"']);
     expect(Date.now() - started).toBeGreaterThan(2000);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect((JSON.parse(r.stdout) as Array<{ outcome: string }>).map((x) => x.outcome)).toEqual(Array(5).fill('rotated'));

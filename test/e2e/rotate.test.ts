@@ -58,7 +58,9 @@ async function world(
     ...(opts.slot2 ? { rsaPublicKey2: opts.slot2 } : {}),
     ...(opts.lastSet1 !== undefined ? { lastSet1: opts.lastSet1 } : {}),
   });
-  const args = ['--account', 'myorg-myaccount', '--host', sf.url, '--user', user, '--private-key', keyPath, ...(opts.encrypted ? ['--passphrase-file', join(dir, 'pass.txt')] : [])];
+  // --retire-now: these cases exercise the engine's retire step, as after a deployment by hand
+  // (test/e2e/rotate-delivery.test.ts covers who keeps working without it).
+  const args = ['--account', 'myorg-myaccount', '--host', sf.url, '--user', user, '--private-key', keyPath, ...(opts.encrypted ? ['--passphrase-file', join(dir, 'pass.txt')] : []), '--retire-now'];
   const env = { HOME: join(dir, 'home'), SNOWFLAKE_HOME: join(dir, 'home', 'sf') };
   const w: World = {
     sf,
@@ -78,6 +80,13 @@ async function world(
 }
 
 
+
+/** The history lines of completed rotations (the state folder under the world's HOME). */
+function history(w: World): Array<Record<string, unknown>> {
+  const path = join(w.dir, 'home', '.local', 'state', 'sfauth', 'history.jsonl');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
 
 function alters(sf: Emulator): string[] {
   return sf.executed.map((e) => e.statement).filter((s) => /^ALTER USER/i.test(s));
@@ -107,9 +116,10 @@ function expectRotated(w: World, opts: { keepOld?: boolean; newSlot?: 1 | 2 } = 
   expect(slots[newSlot]?.fingerprint).toBe(newFp);
   if (opts.keepOld) expect(slots[oldSlot]?.fingerprint).toBe(w.fp);
   else expect(slots[oldSlot]).toBeNull();
-  const j = journals(w.dir);
-  expect(j).toHaveLength(1);
-  expect(j[0]).toMatchObject({ version: 2, step: 'complete', newFingerprint: newFp, oldFingerprint: w.fp, target: { kind: 'slot', newSlot, oldSlot } });
+  // A completed rotation leaves no journal: its facts are in the history.
+  expect(journals(w.dir)).toHaveLength(0);
+  const h = history(w);
+  expect(h.at(-1)).toMatchObject({ newFingerprint: newFp, oldFingerprint: w.fp, place: `RSA_PUBLIC_KEY${newSlot === 2 ? '_2' : ''}` });
   return key;
 }
 
@@ -159,9 +169,10 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
       'write-key:planned',
       'set:planned',
       'verify:planned',
+      'hand-over:planned',
       'unset:planned',
     ]);
-    expect(doc.steps[5].sql).toEqual(['ALTER USER SVC UNSET RSA_PUBLIC_KEY', 'DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC']);
+    expect(doc.steps[6].sql).toEqual(['ALTER USER SVC UNSET RSA_PUBLIC_KEY', 'DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC']);
     expect(newKeys(w.dir)).toEqual([]);
     expect(alters(w.sf)).toEqual([]);
   });
@@ -196,7 +207,9 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
     const key = expectRotated(w);
     expect(doc).toMatchObject({ user: 'SVC', applied: true, resumed: false, oldSlot: 1, newSlot: 2, oldFingerprint: w.fp, privateKeyPath: key });
     expect(doc.newFingerprint).toBe(w.sf.user('SVC').slots[2]?.fingerprint);
-    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done']);
+    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'skipped', 'done']);
+    expect(doc.outcome).toBe('rotated');
+    expect(doc.statementsRun).toEqual([expect.stringMatching(/^ALTER USER SVC SET RSA_PUBLIC_KEY_2=/), 'ALTER USER SVC UNSET RSA_PUBLIC_KEY']);
     expect(doc.slots).toMatchObject([{ slot: 1, fingerprint: null }, { slot: 2, fingerprint: doc.newFingerprint }]);
   });
 
@@ -219,29 +232,36 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
     const key = expectRotated(w);
     const again = await w.run(['--apply']);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^sfauth: this key was rotated out by sfauth rotate on /m);
-    expect(again.stderr).toContain(`hint: point the connection at the new key (private_key_file = "${key}"`);
+    expect(again.stderr).toMatch(/^sfauth: this key was rotated out on \d{4}-\d\d-\d\d \d\d:\d\d UTC by sfauth rotate; Snowflake no longer accepts it/m);
+    expect(again.stderr).toContain(`hint: use the newest key (private_key_file = "${key}"`);
+    expect(again.stderr).not.toMatch(/register it/i);
     clean(again);
     expectRotated(w);
   });
 
-  it('the next rotation starts from the new key and stamps a fresh name (-2 on the same day)', async () => {
+  it('the next rotation starts from the new key, stamps a fresh name (-2 on the same day) and removes the key file it retired', async () => {
     const w = await world();
     expect((await w.run(['--apply'])).code).toBe(0);
     const first = expectRotated(w);
-    const r = await runCliAsync(['rotate', ...w.args.slice(0, 6), '--private-key', first, '--apply'], {
+    const r = await runCliAsync(['rotate', ...w.args.slice(0, 6), '--private-key', first, '--apply', '--retire-now'], {
       cwd: w.dir,
       env: { HOME: join(w.dir, 'home') },
     });
     expect(r.code, r.stderr).toBe(0);
+    // The first rotation's key (written by sfauth, now retired) is gone; the original key was not sfauth's.
     const keys = newKeys(w.dir);
-    expect(keys).toHaveLength(2);
-    const second = keys.find((k) => k !== first)!;
+    expect(keys).toHaveLength(1);
+    const second = keys[0]!;
     expect(second).toMatch(/rsa_key\.\d{4}-\d{2}-\d{2}-2\.p8$/);
+    expect(existsSync(first)).toBe(false);
+    expect(existsSync(first.replace(/\.p8$/, '.pub'))).toBe(false);
+    expect(existsSync(w.keyPath)).toBe(true);
+    expect(r.stderr).toContain('removed the files of the retired key');
     const slots = w.sf.user('SVC').slots;
     expect(slots[2]).toBeNull();
     expect(slots[1]?.fingerprint).toBe(fingerprintOf(readFileSync(second.replace(/\.p8$/, '.pub'), 'utf8')));
-    expect(journals(w.dir).map((j) => j.step)).toEqual(['complete', 'complete']);
+    expect(journals(w.dir)).toEqual([]);
+    expect(history(w)).toHaveLength(2);
   });
 
   it('an encrypted current key: the new key reuses its passphrase (opens with openssl)', async () => {
@@ -302,12 +322,17 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
     const keys = newKeys(w.dir);
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatch(/svc_rsa_key\.\d{4}-\d{2}-\d{2}\.p8$/);
+    // The new key is only in the admin's folder: SVC's program still reads the old one, so it stays.
+    expect(r.stdout).toContain('awaiting delivery');
+    expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
+    expect(r.stderr).toContain(`deploy svc_rsa_key.`);
+    const finish = await runCliAsync([...adminArgs, '--no-encrypt', '--finish', '--apply'], { cwd: w.dir, env });
+    expect(finish.code, finish.stderr).toBe(0);
     expectRotated(w);
     const verify = w.sf.requests.filter((q) => q.statement === 'SELECT CURRENT_USER()' && q.authOutcome === 'ok');
     expect(verify.at(-1)?.login).toBe('SVC');
     expect(w.sf.executed.filter((e) => /^ALTER/.test(e.statement)).every((e) => e.login === 'ADMIN')).toBe(true);
     expect(w.sf.user('ADMIN').slots[1]?.fingerprint).toBe(fingerprintOf(admin.publicKey));
-    expect(r.stderr).toContain('hand svc_rsa_key.');
   });
 
   it('--if-older-than: a young key is left alone (exit 0, nothing written), an old or unknown one is rotated', async () => {
@@ -351,7 +376,7 @@ describe.concurrent('sfauth rotate: plan and apply', { timeout: 60_000 }, () => 
     expect(plan.stdout).toContain('both slots are set, so the new key overwrites slot 1 (set longest ago) and replaces the key in slot 2');
     // Neither key is accounted for here (no journal, not the key in use): overwriting one takes --overwrite-other.
     expect(plan.stdout).toContain('--apply would refuse: RSA_PUBLIC_KEY holds');
-    const r = await runCliAsync([...args, '--apply', '--overwrite-other'], { cwd: w.dir, env: { HOME: join(w.dir, 'home') } });
+    const r = await runCliAsync([...args, '--apply', '--overwrite-other', '--retire-now'], { cwd: w.dir, env: { HOME: join(w.dir, 'home') } });
     expect(r.code, r.stderr).toBe(0);
     const key = newKeys(w.dir)[0]!;
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(fingerprintOf(readFileSync(key.replace(/\.p8$/, '.pub'), 'utf8')));
@@ -480,7 +505,7 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     expect(r.code, r.stderr).toBe(1);
     clean(r);
     const doc = JSON.parse(r.stdout);
-    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'done', 'done', 'done', 'failed', 'planned']);
+    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'done', 'done', 'done', 'failed', 'planned', 'planned']);
     const err = JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
     expect(err).toMatchObject({ code: 'ERR_ROTATION_UNVERIFIED', data: { newSlot: 2, oldSlot: 1, step: 'verify' } });
     expect(w.sf.user('SVC').slots[1]?.fingerprint).toBe(w.fp);
@@ -566,7 +591,7 @@ describe.concurrent('sfauth rotate: crash safety (interrupted, then run again wi
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ resumed: true, kind: 'slot', newSlot: 2, oldSlot: 1 });
-    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'already-done', 'already-done', 'already-done', 'done', 'done']);
+    expect(doc.steps.map((s: { status: string }) => s.status)).toEqual(['done', 'already-done', 'already-done', 'already-done', 'done', 'skipped', 'done']);
     expect(expectRotated(w)).toBe(plan.privateKeyPath);
     expect(alters(w.sf)).toEqual(['ALTER USER SVC UNSET RSA_PUBLIC_KEY']);
   });

@@ -389,22 +389,31 @@ describe('the steps', () => {
     display: (p: string) => p,
   };
 
-  it('are the six of DESIGN §3 with their exact SQL', () => {
+  it('are the seven of DESIGN §3 with their exact SQL', () => {
     const steps = buildSteps({ ...base, newPublicKey: 'MIIBxyz' });
-    expect(steps.map((s) => s.name)).toEqual(['describe', 'choose-slot', 'write-key', 'set', 'verify', 'unset']);
+    expect(steps.map((s) => s.name)).toEqual(['describe', 'choose-slot', 'write-key', 'set', 'verify', 'hand-over', 'unset']);
     const reads = ['DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC'];
-    expect(steps.map((s) => s.sql)).toEqual([reads, [], [], ["ALTER USER SVC SET RSA_PUBLIC_KEY_2='MIIBxyz'"], ['SELECT CURRENT_USER()'], ['ALTER USER SVC UNSET RSA_PUBLIC_KEY', ...reads]]);
+    expect(steps.map((s) => s.sql)).toEqual([reads, [], [], ["ALTER USER SVC SET RSA_PUBLIC_KEY_2='MIIBxyz'"], ['SELECT CURRENT_USER()'], [], ['ALTER USER SVC UNSET RSA_PUBLIC_KEY', ...reads]]);
+  });
+
+  it('say when a run stops at awaiting delivery: the retire step is --finish\'s', () => {
+    const steps = buildSteps({ ...base, newPublicKey: 'MIIBxyz', awaiting: true });
+    expect(steps[6]!.description).toMatch(/^stop here, both keys registered \(awaiting delivery\): the old key is retired by --finish/);
+    // Nothing to retire now (a grace period, --keep-old): the run does not wait.
+    const pair = buildSteps({ ...base, awaiting: true, target: { kind: 'pair', name: 'CI_KEY', graceHours: 24, roleRestriction: null } });
+    expect(pair[6]!.description).not.toContain('awaiting');
+    expect(buildSteps({ ...base, awaiting: true, keepOld: true })[6]!.description).not.toContain('awaiting');
   });
 
   it('name a named rotation and a migration by what they send', () => {
     const pair = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 24, roleRestriction: 'LOADER' } });
-    expect(pair.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'rotate', 'verify', 'retire']);
+    expect(pair.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'rotate', 'verify', 'hand-over', 'retire']);
     expect(pair[3]!.sql).toEqual(["ALTER USER SVC ROTATE KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz'"]);
     expect(pair[4]!.description).toContain('role LOADER');
-    expect(pair[5]!.sql.filter((q) => q.startsWith('ALTER'))).toEqual([]);
+    expect(pair[6]!.sql.filter((q) => q.startsWith('ALTER'))).toEqual([]);
     const now = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 0, roleRestriction: null } });
     expect(now[3]!.sql).toEqual(["ALTER USER SVC ROTATE KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz' EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=1"]);
-    expect(now[5]!.sql[0]).toBe('ALTER USER SVC MODIFY KEY PAIR CI_KEY_ROTATED_<ms> SET DISABLED = TRUE');
+    expect(now[6]!.sql[0]).toBe('ALTER USER SVC MODIFY KEY PAIR CI_KEY_ROTATED_<ms> SET DISABLED = TRUE');
     const two = buildSteps({ ...base, newPublicKey: 'MIIBxyz', target: { kind: 'pair', name: 'CI_KEY', graceHours: 48, roleRestriction: null } });
     expect(two[3]!.sql[0]).toMatch(/EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=48$/);
     const migrate = buildSteps({
@@ -412,15 +421,15 @@ describe('the steps', () => {
       newPublicKey: 'MIIBxyz',
       target: { kind: 'migrate', name: 'CI_KEY', fromSlot: 1, via: 'add', roleRestriction: 'LOADER', daysToExpiry: 90, comment: null },
     });
-    expect(migrate.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'add', 'verify', 'unset']);
+    expect(migrate.map((s) => s.name)).toEqual(['describe', 'choose-key-pair', 'write-key', 'add', 'verify', 'hand-over', 'unset']);
     expect(migrate[3]!.sql).toEqual(["ALTER USER SVC ADD KEY PAIR CI_KEY PUBLIC_KEY='MIIBxyz' ROLE_RESTRICTION='LOADER' DAYS_TO_EXPIRY=90"]);
-    expect(migrate[5]!.sql[0]).toBe('ALTER USER SVC UNSET RSA_PUBLIC_KEY');
+    expect(migrate[6]!.sql[0]).toBe('ALTER USER SVC UNSET RSA_PUBLIC_KEY');
   });
 
   it('show a placeholder before the key exists, and no UNSET with --keep-old or without an old slot', () => {
     expect(buildSteps(base)[3]!.sql).toEqual([`ALTER USER SVC SET RSA_PUBLIC_KEY_2='${PUBLIC_KEY_PLACEHOLDER}'`]);
-    expect(buildSteps({ ...base, keepOld: true })[5]!.sql).toEqual(['DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC']);
-    expect(buildSteps({ ...base, target: { ...base.target, oldSlot: null }, hasOld: false })[5]!.description).toContain('no old key to remove');
+    expect(buildSteps({ ...base, keepOld: true })[6]!.sql).toEqual(['DESC USER SVC', 'SHOW USER KEY PAIRS FOR USER SVC']);
+    expect(buildSteps({ ...base, target: { ...base.target, oldSlot: null }, hasOld: false })[6]!.description).toContain('no old key to remove');
     expect(buildSteps({ ...base, user: 'odd user' })[0]!.sql).toEqual(['DESC USER "odd user"', 'SHOW USER KEY PAIRS FOR USER "odd user"']);
   });
 });
