@@ -463,6 +463,11 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
+    // A key sfauth rotated out is named as such, never "register it" (DESIGN.md §3 v3 "History and advice").
+    if (isSfauthError(err) && err.code === 'ERR_AUTH_REFUSED') {
+      const { adviseRefusal } = await import('./rotate/history.js');
+      return report(adviseRefusal(err, env), out, env, first && only ? first : undefined);
+    }
     return report(err, out, env, first && only ? first : undefined);
   }
 }

@@ -20,8 +20,9 @@ import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { readUserKeys, type UserKeys } from '../keys/read.js';
 import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
 import { authHint } from '../snowflake/auth-hints.js';
+import { adviseRefusal } from '../rotate/history.js';
 import { resolveBaseUrl } from '../snowflake/base-url.js';
-import { keyPairCredential, makeClient, openSession, resolveFromContext, transportOf, type SessionFlags } from '../snowflake/session.js';
+import { homeDirOf, keyPairCredential, makeClient, openSession, resolveFromContext, transportOf, type SessionFlags } from '../snowflake/session.js';
 import { EC_DRIVERS_NOTE } from './keygen.js';
 import { parseDuration } from '../core/duration.js';
 import type { Credential, Identity, SnowflakeClient } from '../snowflake/client.js';
@@ -144,7 +145,7 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
         const reached = network(add, ctx, err);
         clock(add, client, err);
         if (!reached) skip('auth', 'authentication', 'the server was not reached');
-        else fail(add, 'auth', 'authentication', err);
+        else fail(add, 'auth', 'authentication', adviseRefusal(err, ctx.env, homeDirOf(ctx)));
       }
     }
   } else {

@@ -5,6 +5,7 @@
  * a key already registered (says where), a legacy slot holding another key (unless `--overwrite`), a
  * pair name already taken, the 10-pair limit, a server without named key pairs.
  */
+import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
@@ -25,6 +26,7 @@ export interface RegisterOptions extends SessionFlags, KeyPairFlags {
   targetUser?: string;
   overwrite?: boolean;
   apply?: boolean;
+  yes?: boolean;
   json?: boolean;
 }
 
@@ -119,6 +121,13 @@ export async function run(options: RegisterOptions, ctx: CommandContext): Promis
     return 0;
   }
 
+  if (needsConfirmation(ctx, options)) {
+    if (!ctx.out.json) {
+      ctx.out.line(`Register ${fingerprint} for ${target} as ${what}${replaces ? `, replacing ${replaces}` : ''}:`);
+      ctx.out.line(`  ${sql};`);
+    }
+    await confirmOrCancel(ctx, `Apply: register the key as ${what} of ${target}?`);
+  }
   const change = await ctx.progress.step(`Registering ${fingerprint} as ${what} of ${target}`);
   try {
     await session.client.execute(sql);
@@ -136,8 +145,11 @@ export async function run(options: RegisterOptions, ctx: CommandContext): Promis
       data: { fingerprint },
     });
   }
-  if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: true, connection: connectionReport(session.connection) });
-  else ctx.out.line(`registered ${target}: ${what} = ${fingerprint}`);
+  if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: true, statementsRun: [sql], connection: connectionReport(session.connection) });
+  else {
+    ctx.out.line(`registered ${target}: ${what} = ${fingerprint}`);
+    statementsRun(ctx, [sql]);
+  }
   return 0;
 }
 

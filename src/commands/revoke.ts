@@ -5,6 +5,7 @@
  * `--fingerprint` (found wherever it is registered). Refused before any statement, unless `--force`:
  * the key this command authenticates with, and the target's last working key.
  */
+import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { connectionReport, requireValue } from '../config/index.js';
@@ -24,6 +25,7 @@ export interface RevokeOptions extends SessionFlags {
   disable?: boolean;
   force?: boolean;
   apply?: boolean;
+  yes?: boolean;
   json?: boolean;
 }
 
@@ -85,6 +87,13 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
     return 0;
   }
 
+  if (needsConfirmation(ctx, options)) {
+    if (!ctx.out.json) {
+      ctx.out.line(`${action === 'disable' ? 'Disable' : 'Remove'} ${keyLabel(key)} of ${target} (${key.fingerprint}):`);
+      ctx.out.line(`  ${sql};`);
+    }
+    await confirmOrCancel(ctx, `Apply: ${action === 'disable' ? 'disable' : 'remove'} ${keyLabel(key)} of ${target}?`);
+  }
   const change = await ctx.progress.step(`${action === 'disable' ? 'Disabling' : 'Removing'} ${keyLabel(key)} of ${target}`);
   try {
     await session.client.execute(sql);
@@ -95,8 +104,11 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
   }
   if (self) {
     // The credential in use is gone: there is nothing left to read with.
-    if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: false, connection: connectionReport(session.connection) });
-    else ctx.out.line(`revoked ${target}: ${keyLabel(key)} (${key.fingerprint}); not re-read, this was the key in use`);
+    if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: false, statementsRun: [sql], connection: connectionReport(session.connection) });
+    else {
+      ctx.out.line(`revoked ${target}: ${keyLabel(key)} (${key.fingerprint}); not re-read, this was the key in use`);
+      statementsRun(ctx, [sql]);
+    }
     return 0;
   }
   const after = await readUserKeys(session.client, target);
@@ -107,8 +119,11 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
       hint: 'run sfauth status to see the keys as they are now',
     });
   }
-  if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: true, connection: connectionReport(session.connection) });
-  else ctx.out.line(`revoked ${target}: ${keyLabel(key)} ${action === 'disable' ? 'disabled' : 'removed'} (${key.fingerprint})`);
+  if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: true, statementsRun: [sql], connection: connectionReport(session.connection) });
+  else {
+    ctx.out.line(`revoked ${target}: ${keyLabel(key)} ${action === 'disable' ? 'disabled' : 'removed'} (${key.fingerprint})`);
+    statementsRun(ctx, [sql]);
+  }
   return 0;
 }
 

@@ -23,7 +23,7 @@ import { checkConnectionUpdate, checkInPlace } from '../rotate/hand-over.js';
 import { planDelivery, type Deliveries, type DeliveryPlan, type KeyHome } from '../rotate/delivery.js';
 import { sourceOf } from '../config/index.js';
 import { isSfauthError } from '../errors.js';
-import { confirmOrCancel, needsConfirmation } from '../ui/confirm.js';
+import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { ensurePrivateFolder, keyStateFolder } from '../rotate/lock.js';
 import type { NewKeyFlags } from '../rotate/new-key.js';
 import { renderPlan, type KeyMarks, type RotateReport } from '../rotate/report.js';
@@ -455,9 +455,7 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
 
 /** After applying, the statements that changed the server (DESIGN.md §1 v3 "Confirmation"). */
 function statementsRan(r: Run, report: RotateReport): void {
-  if (!report.statementsRun.length) return;
-  r.ctx.out.info('statements run:');
-  for (const q of report.statementsRun) r.ctx.out.info(`  ${r.ctx.out.style.cyan(q + ';')}`);
+  statementsRun(r.ctx, report.statementsRun);
 }
 
 /** The run stopped after verification: both keys registered until the new one is deployed. */

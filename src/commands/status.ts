@@ -103,7 +103,8 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     account: session.identity.account ?? null,
     loginName: desc.loginName,
     localKey: localFingerprint ? { fingerprint: localFingerprint, ...(session.key?.path ? { path: session.key.path } : {}) } : null,
-    keys: keys.map((k) => report(k, now, localFingerprint, k === inUseKey)),
+    // "In use" only when known: the key this command holds. Another user's program is not seen from here.
+    keys: keys.map((k) => report(k, now, localFingerprint, k === inUseKey && inUse.reason === 'local-key')),
     emptySlots: desc.slots.filter((s) => s.fingerprint === null).map((s) => s.slot),
     namedKeyPairs: read.namedPairs.available ? { available: true } : { available: false, reason: read.namedPairs.why },
     keyInUse: {
@@ -132,7 +133,14 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     if (localFingerprint && inUse.reason !== 'local-key') {
       out.info(out.style.dim(`the local key${where ? ` (${where})` : ''} ${localFingerprint} is none of the active keys`));
     }
-    if (inUse.reason === 'newest' && inUseKey) out.info(out.style.dim(`key in use: taken to be ${keyLabel(inUseKey)}, the most recently set`));
+    if (inUse.reason === 'newest' && inUseKey) {
+      out.info(
+        out.style.dim(
+          `which key ${result.user}'s program uses is not known from here${keys.some((k) => k.kind === 'pair' && k.lastUsedOn) ? ' (see "last used")' : ''}; ` +
+            `--max-age and --expiring-within judge the most recently set, ${keyLabel(inUseKey)}`,
+        ),
+      );
+    }
     if (!read.namedPairs.available) out.info(out.style.dim(`named key pairs: not available on this server (${read.namedPairs.why}); showing the legacy slots`));
   }
   if (pending && !out.json) {
@@ -228,7 +236,7 @@ function printKeys(
     const s = k as Extract<RegisteredKey, { kind: 'slot' }>;
     rows.push([`slot ${slot}`, s.fingerprint, 'active', s.setAtText ?? 'unknown', ageText({ lastSetTime: s.setAt }, now), '-', localText(k)]);
   };
-  const localText = (k: RegisteredKey) => (!local ? '-' : sameFingerprint(k.fingerprint, local) ? 'matches' : 'no') + (k === inUseKey ? ' (in use)' : '');
+  const localText = (k: RegisteredKey) => (!local ? '-' : sameFingerprint(k.fingerprint, local) ? (k === inUseKey ? 'matches (in use)' : 'matches') : 'no');
   slotRow(1);
   slotRow(2);
   const notes: string[] = [];

@@ -231,6 +231,11 @@ function slotRotation(req: TargetRequest): TargetChoice {
   const replaced = req.view.slots.find((s) => s.slot === c.newSlot)?.fingerprint ?? null;
   const notes: string[] = [];
   if (c.reason !== 'local-key' && req.localFingerprint) notes.push(`the key this command authenticates with (${req.localFingerprint}) is in neither slot`);
+  if (c.reason === 'oldest-slot') {
+    notes.push(
+      `an assumption: which slot the program that uses the key reads is not known from here; sfauth keeps slot ${c.oldSlot} (set most recently) working and overwrites slot ${c.newSlot}; --overwrite-other is the flag that accepts this`,
+    );
+  }
   return {
     target: { kind: 'slot', newSlot: c.newSlot, oldSlot: c.oldSlot, replacesFingerprint: replaced },
     oldFingerprint: old?.fingerprint ?? null,

@@ -10,11 +10,13 @@
  *   - "which old private key files may go once the server no longer accepts their key?" (housekeeping).
  */
 import { appendFileSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, writeFileSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../context.js';
 import { sameFingerprint } from '../core/fingerprint.js';
 import { normalizeUserName } from '../core/rotation-plan.js';
 import { ensurePrivateFolder, stateDir } from './lock.js';
+import { CheckFailedError, type SfauthError } from '../errors.js';
 
 export interface HistoryEntry {
   /** When the rotation completed (ISO). */
@@ -178,4 +180,22 @@ export function rotatedOutWords(r: RotatedOut, display: (p: string) => string = 
       ? `use the newest key (private_key_file = "${n.privateKeyPath}", or --private-key); do not register the old one again`
       : `use the newest key from where it was delivered (${where}); do not register the old one again`;
   return { message: `this key was rotated out on ${when} by sfauth rotate; Snowflake no longer accepts it`, hint, details };
+}
+
+/**
+ * A refusal because the key is not registered (394304) of a key that sfauth rotated out: say so and
+ * point at the newest key, instead of the generic hint (which would suggest registering it again).
+ */
+export function adviseRefusal(err: SfauthError, env: Env, homeDir: string = env.HOME || homedir()): SfauthError {
+  const data = err.data as { code?: string; fingerprint?: string; account?: string } | undefined;
+  if (err.code !== 'ERR_AUTH_REFUSED' || data?.code !== '394304' || !data.fingerprint) return err;
+  let found: RotatedOut | null;
+  try {
+    found = rotatedOut(readHistory(env, homeDir), data.fingerprint, data.account ? { account: data.account } : undefined);
+  } catch {
+    return err;
+  }
+  if (!found) return err;
+  const words = rotatedOutWords(found);
+  return new CheckFailedError(err.code, `${err.message}: ${words.message}`, { details: [...err.details, ...words.details], hint: words.hint, data: { ...(err.data as object), rotatedOutOn: found.entry.at, newestFingerprint: found.newest.newFingerprint } });
 }

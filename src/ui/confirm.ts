@@ -16,3 +16,10 @@ export async function confirmOrCancel(ctx: Pick<CommandContext, 'prompter'>, que
   if (await ctx.prompter.yesNo(question)) return;
   throw new CheckFailedError('ERR_CANCELLED', 'cancelled: nothing was changed', { hint: 'run again and answer y, or pass --yes to apply without the question' });
 }
+
+/** After applying: the statements that changed the server, on stderr below the result. */
+export function statementsRun(ctx: Pick<CommandContext, 'out'>, sql: readonly string[]): void {
+  if (!sql.length) return;
+  ctx.out.info('statements run:');
+  for (const q of sql) ctx.out.info(`  ${ctx.out.style.cyan(q + ';')}`);
+}
