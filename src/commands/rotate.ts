@@ -86,7 +86,7 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   if (fleet) return runFleet(options, ctx, session, account, fleet, { pair, graceHours, threshold });
   const target = options.targetUser ?? requireValue(conn, 'user');
   const self = !options.targetUser || (authUser !== undefined && normalizeUserName(options.targetUser) === normalizeUserName(authUser));
-  if (self && session.key && !session.key.path && !options.out && !options.keepOld && !options.storeCmd) {
+  if (self && session.key && !session.key.path && !options.out && !options.keepOld && !options.storeCmd && !options.inPlace) {
     // The key lives nowhere sfauth could put the new one: in CI the working folder dies with the job,
     // and with the old key removed the service would be locked out.
     throw new UsageError('ERR_NO_KEY_DESTINATION', `the key in use came from ${session.key.label}, so there is no key file to put the new key beside`, {

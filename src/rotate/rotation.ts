@@ -443,6 +443,7 @@ function completed(r: Run, report: RotateReport, rotation: Rotation, journal: Ro
     report.privateKeyPath = journal.inPlacePath;
   } else if (r.removeKeyWhenDone) {
     removeFile(journal.privateKeyPath);
+    removeFile(journal.publicKeyPath);
     report.privateKeyRemoved = true;
     keyAt = null;
   }
