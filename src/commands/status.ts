@@ -153,6 +153,8 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   const rotateHint = `rotate it: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''}${options.targetUser ? ` --target-user ${options.targetUser}` : ''}${
     inUseKey?.kind === 'pair' ? ` --key-pair ${inUseKey.name}` : ''
   } --apply`;
+  // Only the key this command holds is known to be in use; otherwise say what is judged.
+  const theKey = inUse.reason === 'local-key' ? 'the key in use' : 'the most recently set key';
   if (maxAgeSeconds !== undefined) {
     const limit = formatDuration(maxAgeSeconds);
     if (tooOld) {
@@ -160,22 +162,22 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
       const what = !inUseKey
         ? `${result.user} has no active registered key`
         : set === null
-          ? `the key in use (${keyLabel(inUseKey)}) was set at an unknown time`
-          : `the key in use (${keyLabel(inUseKey)}) is ${ageText({ lastSetTime: set }, now)} old, more than ${limit}`;
+          ? `${theKey} (${keyLabel(inUseKey)}) was set at an unknown time`
+          : `${theKey} (${keyLabel(inUseKey)}) is ${ageText({ lastSetTime: set }, now)} old, more than ${limit}`;
       throw new CheckFailedError('ERR_KEY_TOO_OLD', what, {
         details: inUseKey ? [`fingerprint ${inUseKey.fingerprint}`] : [],
         hint: rotateHint,
         data: { ...keyRef(inUseKey), ageDays: result.keyInUse.ageDays, maxAge: options.maxAge },
       });
     }
-    if (!out.json) out.success(`the key in use (${keyLabel(inUseKey!)}) is ${ageText({ lastSetTime: setTimeOf(inUseKey!) }, now)} old, within ${limit}`);
+    if (!out.json) out.success(`${theKey} (${keyLabel(inUseKey!)}) is ${ageText({ lastSetTime: setTimeOf(inUseKey!) }, now)} old, within ${limit}`);
   }
   if (expiringSeconds !== undefined) {
     const limit = formatDuration(expiringSeconds);
     if (expiring.length > 0) {
-      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey ? ' (in use)' : ''}: ${expiresText(k, now)} (${iso((k as { expiresAt: Date }).expiresAt)})`);
+      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${iso((k as { expiresAt: Date }).expiresAt)})`);
       const first = expiring.includes(inUseKey!) ? inUseKey! : expiring[0]!;
-      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `the key in use (${keyLabel(first)})` : keyLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
+      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${keyLabel(first)})` : keyLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
         details: lines,
         hint: first.kind === 'pair' ? `rotate it before then: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''} --key-pair ${first.name} --apply` : rotateHint,
         data: { keys: expiring.map((k) => ({ ...keyRef(k), expiresAt: iso((k as { expiresAt: Date | null }).expiresAt), inUse: k === inUseKey })), expiringWithin: options.expiringWithin },

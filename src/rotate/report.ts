@@ -267,7 +267,8 @@ export function renderPlan(
   }
   for (const p of keys.pairs) {
     const state = p.rotatedTo ? `rotated out, expires ${p.expiresAt ? p.expiresAt.toISOString() : 'at an unknown time'}` : `${p.status}${p.expiresAt ? `, expires ${p.expiresAt.toISOString()}` : ''}`;
-    lines.push(`  pair    ${p.name.padEnd(16)}  ${p.fingerprint}  ${state}; ${since(p.createdOn, null, 'created')}${p.roleScope ? `; role ${p.roleScope}` : ''}${mark(p.name)}`);
+    const used = p.lastUsedOn ? `; last used ${p.lastUsedOn.toISOString()}` : '';
+    lines.push(`  pair    ${p.name.padEnd(16)}  ${p.fingerprint}  ${state}; ${since(p.createdOn, null, 'created')}${p.roleScope ? `; role ${p.roleScope}` : ''}${used}${mark(p.name)}`);
   }
   for (const [name, text] of marks) {
     if (typeof name === 'string' && !keys.pairs.some((p) => p.name === name)) lines.push(`  pair    ${name.padEnd(16)}  (not there yet)  ${text}`);
