@@ -145,8 +145,11 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   }
   if (pending && !out.json) {
     out.warn(
-      `an unfinished rotation of ${target} (begun ${pending.journal.createdAt}, last step: ${pending.journal.step}, new key ${pending.journal.newFingerprint}); ` +
-        `run the same sfauth rotate command again to finish it (journal ${displayPath(pending.path, ctx.cwd)})`,
+      pending.journal.step === 'awaiting-delivery'
+        ? `a rotation of ${target} awaits delivery (begun ${pending.journal.createdAt}): both keys are registered, the new key ${pending.journal.newFingerprint} is ${displayPath(pending.journal.privateKeyPath, ctx.cwd)}; ` +
+            `deploy it, then run the same sfauth rotate command with --finish --apply to retire the old key`
+        : `an unfinished rotation of ${target} (begun ${pending.journal.createdAt}, last step: ${pending.journal.step}, new key ${pending.journal.newFingerprint}); ` +
+            `run the same sfauth rotate command again to finish it (journal ${displayPath(pending.path, ctx.cwd)})`,
     );
   }
 

@@ -128,6 +128,8 @@ describe.concurrent('rotate: the program that uses the key keeps working', { tim
     const r = await w.cli(['rotate', '-c', 'loader', '--apply', '--json']);
     expect(r.code, r.stderr).toBe(0);
     clean(r);
+    // No terminal (CI): --apply never asks.
+    expect(r.stderr).not.toContain('[y/N]');
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ outcome: 'rotated', connectionUpdate: { name: 'loader', updated: true }, delivery: { covered: true } });
     expect(slotFps(w)).toEqual([null, doc.newFingerprint]);
@@ -158,6 +160,9 @@ describe.concurrent('rotate: the program that uses the key keeps working', { tim
     // With --store-cmd and no file to point at, the new key waits in sfauth's state folder.
     const stateKeys = join(w.dir, 'home', '.local', 'state', 'sfauth', 'keys', 'myorg-myaccount', 'svc');
     expect(journals(stateKeys)[0]).toMatchObject({ step: 'awaiting-delivery' });
+    const status = await w.cli(['status', '-c', 'loader']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stderr).toMatch(/a rotation of SVC awaits delivery .*both keys are registered.*--finish --apply/);
     // The same command again (no --finish) changes nothing and says so.
     const again = await w.cli(['rotate', '-c', 'loader', '--store-cmd', store, '--no-update-connection', '--apply']);
     expect(again.code, again.stderr).toBe(0);
