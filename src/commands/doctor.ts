@@ -297,7 +297,17 @@ async function loginFailureDetails(add: Add, admin: SnowflakeClient, uuid: strin
     const r = await admin.execute(`SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS(${quoteLiteral(uuid)})`);
     const text = r.rows[0]?.[0];
     if (!text) return add('login-failure', 'login failure', 'warn', `no details for ${uuid}`, 'the id is wrong, or the failure is too old');
-    const d = JSON.parse(text) as { errorCode?: unknown; error?: unknown; detail?: unknown };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    // A hostile or broken answer loses nothing already checked: a warning, and the checks go on.
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return add('login-failure', 'login failure', 'warn', `the details for ${uuid} are not a JSON object (${serverText(text, []).slice(0, 60)})`, 'read them yourself: SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS(…) as an admin');
+    }
+    const d = parsed as { errorCode?: unknown; error?: unknown; detail?: unknown };
     // The server's words, decoded from JSON (where an escape sequence can hide as \u001b): made plain again.
     const said = (v: unknown, max: number) => (typeof v === 'string' || typeof v === 'number' ? serverText(String(v), []).slice(0, max) : '');
     const code = said(d.errorCode, 12) || undefined;

@@ -10,12 +10,17 @@ import type { CommandContext } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { connectionReport, requireValue } from '../config/index.js';
 import { normalizeFingerprint, sameFingerprint } from '../core/fingerprint.js';
-import { pairNameOf, RESERVED_PAIR_NAMES, removeKeyPairSql, setKeyPairDisabledSql } from '../core/key-pair-sql.js';
+import { pairNameOf, RESERVED_PAIR_NAMES, removeKeyPairSql, ROTATED_PAIR_NAME, setKeyPairDisabledSql } from '../core/key-pair-sql.js';
 import { parseSlot, slotProperty, unsetPublicKeySql } from '../core/sql.js';
-import { readUserKeys, type UserKeys } from '../keys/read.js';
+import { isAuthenticatingUser, readUserKeys, type UserKeys } from '../keys/read.js';
 import { readKeysShowingProgress } from './read-keys.js';
 import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
-import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
+import { waitForRotationLock } from '../rotate/lock.js';
+import { accountForJwt } from '../core/account.js';
+
+/** A pair that expires within this is not counted as a lasting working key by the last-key guard. */
+const LASTING_MS = 60 * 60 * 1000;
 
 export interface RevokeOptions extends SessionFlags {
   targetUser?: string;
@@ -50,6 +55,17 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
 
   const session = await openSession(options, ctx);
   const target = options.targetUser ?? requireValue(session.connection, 'user');
+  // One change of a user's keys at a time: a second revoke waits, then reads what the first left.
+  const lock = options.apply ? await waitForRotationLock(ctx.env, homeDirOf(ctx), accountForJwt(requireValue(session.connection, 'account')), target, ctx.now) : undefined;
+  try {
+    return await revokeKey(options, ctx, session, target, { slot, pairName });
+  } finally {
+    lock?.release();
+  }
+}
+
+async function revokeKey(options: RevokeOptions, ctx: CommandContext, session: Session, target: string, by: { slot: 1 | 2 | undefined; pairName: string | undefined }): Promise<number> {
+  const { slot, pairName } = by;
   const keys = await readKeysShowingProgress(ctx, session.client, target);
 
   const key = findKey(keys, { slot, pairName, fingerprint: options.fingerprint }, target);
@@ -57,8 +73,12 @@ export async function run(options: RevokeOptions, ctx: CommandContext): Promise<
     throw new UsageError('ERR_USAGE', `--disable is for named key pairs; ${keyLabel(key)} can only be unset`, { hint: 'leave out --disable to unset the slot' });
   }
   const now = ctx.now();
-  const self = session.key && sameFingerprint(key.fingerprint, session.identity.fingerprint) && session.identity.user === target.toUpperCase();
-  const othersWorking = keys.keys.filter((k) => k !== key && isActive(k, now));
+  // The key this command signs with, on the user it authenticates as (NAME or LOGIN_NAME, as Snowflake decides).
+  const self = session.key && sameFingerprint(key.fingerprint, session.identity.fingerprint) && isAuthenticatingUser(keys, target, { user: session.identity.user });
+  // A rotated-out pair, or one about to expire, is no lasting way in: it does not count.
+  const othersWorking = keys.keys.filter(
+    (k) => k !== key && isActive(k, now) && !(k.kind === 'pair' && (k.rotatedTo !== null || ROTATED_PAIR_NAME.test(k.name) || (k.expiresAt !== null && k.expiresAt.getTime() - now < LASTING_MS))),
+  );
   if (!options.force) {
     if (self) {
       throw new CheckFailedError('ERR_REVOKE_SELF', `${keyLabel(key)} is the key this command authenticates with`, {
@@ -143,6 +163,14 @@ function findKey(keys: UserKeys, by: { slot?: 1 | 2; pairName?: string; fingerpr
   } else {
     const fp = normalizeFingerprint(by.fingerprint!);
     const matches = keys.keys.filter((k) => normalizeFingerprint(k.fingerprint) === fp);
+    // One key in two places (both slots, a slot and a pair) still works after one is removed: name them.
+    const places = matches.filter((k) => k.kind === 'slot' || k.rotatedTo === null);
+    if (places.length > 1) {
+      throw new UsageError('ERR_KEY_IN_SEVERAL_PLACES', `${by.fingerprint} is registered in ${places.length} places of ${target}: ${places.map(keyLabel).join(' and ')}; removing one would leave it working`, {
+        hint: `revoke each of them: ${places.map((k) => (k.kind === 'slot' ? `--slot ${k.slot}` : `--key-pair ${k.name}`)).join(', then ')}`,
+        data: { places: places.map(keyLabel) },
+      });
+    }
     // A rotated-out pair shares nothing with the active one but its name; prefer the active key.
     found = matches.find((k) => k.kind === 'slot' || k.rotatedTo === null) ?? matches[0];
     what = `no key of ${target} has the fingerprint ${by.fingerprint}`;

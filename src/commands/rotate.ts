@@ -24,7 +24,7 @@ import { planDelivery, type Deliveries, type DeliveryPlan, type KeyHome } from '
 import { sourceOf } from '../config/index.js';
 import { isSfauthError } from '../errors.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
-import { ensurePrivateFolder, keyStateFolder } from '../rotate/lock.js';
+import { assertSafeChain, ensurePrivateFolder, keyStateFolder } from '../rotate/lock.js';
 import type { NewKeyFlags } from '../rotate/new-key.js';
 import { renderPlan, type KeyMarks, type RotateReport } from '../rotate/report.js';
 import { keysOf, rotateUser, type RotationOutcome } from '../rotate/rotation.js';
@@ -253,6 +253,7 @@ async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<
     if (!existsSync(outDir) || !statSync(outDir).isDirectory()) {
       throw new UsageError('ERR_OUTPUT_UNWRITABLE', `--out-dir ${options.outDir} is not a folder`, { hint: 'create it first (mkdir -m 0700 …)' });
     }
+    assertSafeChain(outDir, '--out-dir');
   }
   return { targets: parseTargets(text, source), source, concurrency, ...(outDir ? { outDir } : {}) };
 }

@@ -69,11 +69,16 @@ export function withKeyPath(text: string, tablePath: string[], newPath: string, 
   }
   const table = get(before, tablePath);
   if (!table || typeof table !== 'object') throw refuse('there is no such connection');
-  const key = KEY_NAMES.find((k) => typeof (table as Record<string, unknown>)[k] === 'string');
+  // The one in effect: with both, the later one wins (as in snow, and in sfauth's resolution).
+  const key = Object.keys(table)
+    .filter((k): k is (typeof KEY_NAMES)[number] => (KEY_NAMES as readonly string[]).includes(k) && typeof (table as Record<string, unknown>)[k] === 'string')
+    .at(-1);
   if (!key) throw refuse('the connection has no private_key_file (or private_key_path) to change');
 
-  const newline = text.includes('\r\n') ? '\r\n' : '\n';
-  const lines = text.split(/\r?\n/);
+  // Each line keeps its own ending: one CRLF does not turn the whole file into CRLF.
+  const parts = text.split(/(\r?\n)/);
+  const lines = parts.filter((_, i) => i % 2 === 0);
+  const endings = parts.filter((_, i) => i % 2 === 1);
   let inTable = false;
   let hit = -1;
   for (let i = 0; i < lines.length; i++) {
@@ -92,7 +97,7 @@ export function withKeyPath(text: string, tablePath: string[], newPath: string, 
   const m = /^(\s*"?[a-z_]+"?\s*=\s*)("(?:[^"\\]|\\.)*"|'[^']*')(\s*(?:#.*)?)$/.exec(lines[hit]!);
   if (!m) throw refuse(`the ${key} line is not a one-line string`);
   lines[hit] = `${m[1]}${basicString(newPath)}${m[3]}`;
-  const out = lines.join(newline);
+  const out = lines.map((l, i) => l + (endings[i] ?? '')).join('');
 
   // The edit must change exactly that value.
   let after: unknown;

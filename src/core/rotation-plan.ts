@@ -3,6 +3,7 @@
  * "Rotation"): which slot holds the key in use, which slot a new key goes into, whether a key is due,
  * and how the new key file is named (the journal: rotation-journal.ts). No I/O: slots and times in, decisions out.
  */
+import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { sameFingerprint } from './fingerprint.js';
 import type { Slot } from './sql.js';
@@ -149,6 +150,18 @@ export function normalizeUserName(name: string): string {
 /** A user name usable in a file name: `SVC_LOADER` → `svc_loader`. */
 export function fileSafeName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '_').replace(/^[._]+/, '') || 'user';
+}
+
+/**
+ * A user's own file name: `SVC_LOADER` → `svc_loader`; a name that does not survive that unchanged
+ * (quoted, lower case, spaces, `+`…) gets a short hash of the name as Snowflake resolves it, so users
+ * whose names reduce alike (`"svc x"`, `SVC_X`, `svc+x`) never share a key file or a state folder.
+ */
+export function userFileName(name: string): string {
+  const safe = fileSafeName(name);
+  const resolved = normalizeUserName(name);
+  if (resolved === safe.toUpperCase()) return safe;
+  return `${safe}-${createHash('sha256').update(resolved).digest('hex').slice(0, 8)}`;
 }
 
 /**

@@ -4,6 +4,7 @@
  * O_EXCL semantics: an existing path is refused unless the caller asked to overwrite.
  */
 import {
+  fchownSync,
   accessSync,
   chmodSync,
   closeSync,
@@ -121,6 +122,44 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Reads a file sfauth wrote for itself (a rotation's new private key) without following a link, and
+ * only when it is a regular file of the current user that nobody else can write (DESIGN.md §7 v3 "What
+ * is handed over is what was registered"); the caller checks the content against its fingerprint.
+ */
+export function readOwnFileNoFollow(path: string, what: string, cap = KEY_FILE_CAP): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (err) {
+    throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to read ${what} ${path}: ${errno(err) === 'ELOOP' ? 'it is a symbolic link' : (errno(err) ?? String(err))}`, {
+      hint: 'another user may have swapped it; check the folder, then run the same command again',
+      data: { path },
+    });
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    const why = !st.isFile() ? 'it is not a regular file' : uid !== undefined && st.uid !== uid ? `it belongs to uid ${st.uid}` : st.mode & 0o022 ? 'others can write it' : st.size > cap ? 'it is too large' : null;
+    if (why) {
+      throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to read ${what} ${path}: ${why}`, {
+        hint: 'another user may have swapped it; check the folder, then run the same command again',
+        data: { path },
+      });
+    }
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads at most `cap` bytes of stdin (for `-`); more is ERR_INPUT_TOO_LARGE. */
 export async function readStreamBounded(stream: AsyncIterable<Buffer | string>, cap = KEY_FILE_CAP): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -167,6 +206,8 @@ export interface NewFile {
   data: string | Buffer;
   /** The exact mode of a secret file (0600), or `'umask'` for a public one (0666 less the umask). */
   mode: number | 'umask';
+  /** Keep this owner (a file sfauth rewrites for someone else, as root): set before the rename. */
+  owner?: { uid: number; gid: number };
 }
 
 function exists(path: string): boolean {
@@ -288,6 +329,7 @@ function writeOne(file: NewFile, overwrite: boolean, durable: boolean): void {
     try {
       // The umask may have taken bits of a secret file's mode away (0400); it never adds any.
       if (file.mode !== 'umask') chmodSync(temp, file.mode);
+      if (file.owner && (file.owner.uid !== process.getuid?.() || file.owner.gid !== process.getgid?.())) fchownSync(fd, file.owner.uid, file.owner.gid);
       writeSync(fd, typeof file.data === 'string' ? Buffer.from(file.data) : file.data);
       if (durable) fsyncSync(fd);
     } finally {

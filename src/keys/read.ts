@@ -67,3 +67,15 @@ export function viewKey(view: KeysView): string {
     ...view.pairs.filter((p) => !p.rotatedTo).map((p) => `${p.name}=${p.fingerprint.replace(/^SHA256:/, '')}:${p.status}`),
   ].join('|');
 }
+
+/**
+ * Is the user read here the one this command authenticates as? Decided as Snowflake decides it
+ * (DESIGN.md §7 v3 "Who is who"): the JWT names the LOGIN_NAME (compared without case), so a target
+ * typed as its NAME (`admin.ops@corp`) is the same user as a connection's `ADMIN.OPS@CORP`; and a
+ * target that has the very key this command signs with registered is treated as the same.
+ */
+export function isAuthenticatingUser(read: UserKeys, target: string, auth: { user?: string; fingerprint?: string | null }): boolean {
+  const login = read.description.loginName ?? read.description.name ?? target;
+  if (auth.user && login.toUpperCase() === auth.user.toUpperCase()) return true;
+  return Boolean(auth.fingerprint && read.keys.some((k) => sameFingerprint(k.fingerprint, auth.fingerprint)));
+}

@@ -81,6 +81,11 @@ export interface TargetChoice {
   /** One sentence for the plan. */
   explanation: string;
   notes: string[];
+  /**
+   * The key held here is the ACTIVE rotated-out pair of a pair whose key it does not hold (a run died
+   * between ROTATE and delivery): due whatever --if-older-than says, since the held key is what ages.
+   */
+  recovery?: boolean;
 }
 
 const isRotatedOut = (p: PairKey): boolean => p.rotatedTo !== null || ROTATED_PAIR_NAME.test(p.name);
@@ -126,6 +131,7 @@ export function chooseTarget(req: TargetRequest): TargetChoice {
       });
     }
     choice = pairRotation(req, successor, held);
+    choice.recovery = true;
     choice.notes.push(
       `the key in use is ${held.name}, rotated out of ${successor.name}${held.expiresAt ? ` and expiring ${held.expiresAt.toISOString()}` : ''}; ${successor.name} now holds ${successor.fingerprint}, a key no journal here accounts for, so ${successor.name} is rotated again to a key you will hold`,
     );
@@ -139,6 +145,16 @@ export function chooseTarget(req: TargetRequest): TargetChoice {
     }
     choice = pairRotation(req, active[0]!, held);
   } else {
+    // A user whose only keys are DISABLED or EXPIRED pairs (cut off after a leak, or lapsed) is never
+    // given a fresh legacy key by a scheduled run: that is a decision for a person.
+    const cut = live.filter((p) => !isActive(p, now));
+    if (!heldSlot && view.slots.every((s) => s.fingerprint === null) && cut.length > 0) {
+      const p = cut[0]!;
+      throw new CheckFailedError('ERR_KEY_PAIR_NOT_ACTIVE', `the target's only key pairs are not active (${cut.map((x) => `${x.name} ${x.status === 'ACTIVE' ? 'EXPIRED' : x.status}`).join(', ')}); a rotation replaces a working key`, {
+        hint: p.status === 'DISABLED' ? `if it was disabled on purpose, leave it; else enable it (sfauth sql --key-pair ${p.name} --enable) or add a new pair with sfauth register` : `add a new pair with sfauth register --key-pair NAME`,
+        data: { keyPair: p.name, status: p.status },
+      });
+    }
     choice = slotRotation(req);
   }
   checkFlagsFit(req, choice.target);

@@ -67,6 +67,8 @@ export interface Rotation {
   path: string;
   journal: RotationJournal;
   newKey: LoadedKey;
+  /** The new private key's file bytes as registered (generated here, or re-read and checked): what is handed over. */
+  newKeyPem: Buffer;
   /** The keys as read when this run planned: a change before a statement stops the run. */
   planned: KeysView;
 }

@@ -16,14 +16,22 @@ import { dirname } from 'node:path';
 import type { CommandContext, Env } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { connectionTablePath, withKeyPath } from '../config/key-path-edit.js';
+import { checkEditable, updateConnectionKeyPath } from '../config/connection-writer.js';
+import { homeDirOf } from '../snowflake/session.js';
 import type { RotationJournal } from '../core/rotation-journal.js';
 import { plainLine } from '../core/untrusted-text.js';
 import { readInputFile, writeNewFiles } from '../io/files.js';
 import { displayPath } from '../io/paths.js';
+import { onInterrupt } from '../io/cleanup.js';
 import { publicKeyPathFor } from '../commands/keygen.js';
 
-/** Variables the store command never inherits: the current credential and its passphrase. */
-const WITHHELD = /^(SNOWFLAKE_PRIVATE_KEY_RAW|SNOWFLAKE_PRIVATE_KEY_PASSPHRASE|PRIVATE_KEY_PASSPHRASE|SNOWFLAKE_TOKEN|SNOWFLAKE_PASSWORD|SNOWFLAKE_CONNECTIONS_.*_(PRIVATE_KEY_RAW|PRIVATE_KEY_FILE_PWD|PRIVATE_KEY_PASSPHRASE|TOKEN|PASSWORD))$/;
+/**
+ * Variables the store command never inherits (DESIGN.md §7 "Child processes"): every one sfauth may
+ * read a secret from (the key, passphrases, tokens, passwords, and SNOWFLAKE_CONNECTIONS, a whole
+ * connections.toml that can carry any of them), and any SFAUTH_* of sfauth's own environment, which
+ * would stand beside (and contradict) the ones that describe this key.
+ */
+const WITHHELD = /^(SNOWFLAKE_PRIVATE_KEY_RAW|SNOWFLAKE_PRIVATE_KEY_PASSPHRASE|PRIVATE_KEY_PASSPHRASE|SNOWFLAKE_TOKEN|SNOWFLAKE_PASSWORD|SNOWFLAKE_CONNECTIONS|SNOWFLAKE_CONNECTIONS_.*_(PRIVATE_KEY_RAW|PRIVATE_KEY_FILE_PWD|PRIVATE_KEY_PASSPHRASE|TOKEN|PASSWORD)|SFAUTH_.*)$/;
 
 /** The environment of the store command: sfauth's own, less its secrets, plus what describes the new key. */
 export function storeEnvironment(env: Env, j: RotationJournal, account: string): Record<string, string> {
@@ -47,38 +55,68 @@ export interface StoreResult {
   timedOut: boolean;
 }
 
-/** Runs the store command; resolves when it ends (or is stopped at `timeoutMs`). */
+/** How long the store command's group gets between SIGTERM and SIGKILL at the deadline. */
+const KILL_GRACE_MS = 2000;
+
+/**
+ * Runs the store command in a process group of its own; resolves when it ends, or once its group has
+ * been killed at `timeoutMs` (a `cat | sleep 40` is stopped whole, and a grandchild holding its pipes
+ * open does not hold sfauth). When sfauth itself is interrupted, the group is killed too: nothing
+ * writes the key after sfauth said it stopped.
+ */
 export function runStoreCommand(
   command: string,
   input: { pem: Buffer; env: Record<string, string>; cwd: string; timeoutMs: number; onOutput(line: string): void; now(): number },
+  /** Each stream's output goes through its own filter (a PEM block's state is per stream). */
+  filterFor: (emit: (line: string) => void) => (line: string) => void = (emit) => emit,
 ): Promise<StoreResult> {
   const started = input.now();
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd: input.cwd, env: input.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', command], { cwd: input.cwd, env: input.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const forget = onInterrupt(() => killGroup('SIGKILL'));
     let timedOut = false;
+    let settled = false;
+    const finish = (code: number | null, signal: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      forget();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ exitCode: code, signal, durationMs: input.now() - started, timedOut });
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      killGroup('SIGTERM');
+      // Whatever still holds the group's pipes after the grace is killed, and sfauth stops waiting.
+      setTimeout(() => {
+        killGroup('SIGKILL');
+        finish(child.exitCode, child.signalCode ?? 'SIGKILL');
+      }, KILL_GRACE_MS).unref();
     }, input.timeoutMs);
     for (const stream of [child.stdout, child.stderr]) {
       let partial = '';
+      const emit = filterFor(input.onOutput);
       stream.setEncoding('utf8');
       stream.on('data', (d: string) => {
         const lines = (partial + d).split('\n');
         partial = lines.pop()!;
-        for (const l of lines) input.onOutput(l);
+        for (const l of lines) emit(l);
       });
-      stream.on('end', () => partial && input.onOutput(partial));
+      stream.on('end', () => partial && emit(partial));
     }
     // A command that does not read its input is not an error of ours.
     child.stdin.on('error', () => undefined);
     child.stdin.end(input.pem);
     child.on('error', () => undefined);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ exitCode: code, signal, durationMs: input.now() - started, timedOut });
-    });
+    child.on('close', (code, signal) => finish(code, signal));
   });
 }
 
@@ -157,32 +195,43 @@ export function checkInPlace(path: string, cwd: string): string {
 }
 
 /** Checks `--update-connection` before anything happens: the connection must name a key file we can change. */
-export function checkConnectionUpdate(conn: { name?: string; configFile?: string }, cwd: string): { file: string; name: string } {
+export function checkConnectionUpdate(conn: { name?: string; configFile?: string; privateKey?: { origin: string } }, cwd: string): { file: string; name: string } {
   if (!conn.name || !conn.configFile) {
     throw new UsageError('ERR_CONNECTION_UPDATE', '--update-connection needs a connection from a Snowflake CLI config file (-c NAME or the default connection)', {
       hint: 'name the connection with -c, or drop --update-connection',
     });
   }
+  // A value the file does not hold is the one in effect: editing the file would change nothing that counts.
+  const origin = conn.privateKey?.origin;
+  if (origin && origin.startsWith('SNOWFLAKE_CONNECTIONS_')) {
+    throw new UsageError('ERR_CONNECTION_UPDATE', `cannot update connection '${conn.name}': its key path in effect comes from ${origin}, not from ${displayPath(conn.configFile, cwd)}`, {
+      hint: `point ${origin} at the new key after the rotation (--in-place replaces the file it names), or drop --update-connection`,
+    });
+  }
   // The same checks as the real edit, without the new path: a dry run on the current text.
-  const text = readFileSync(conn.configFile, 'utf8');
-  withKeyPath(text, connectionTablePath(conn.configFile, conn.name), '/dry-run', displayPath(conn.configFile, cwd));
+  const label = displayPath(conn.configFile, cwd);
+  const { real } = checkEditable(conn.configFile, label);
+  const text = readFileSync(real, 'utf8');
+  withKeyPath(text, connectionTablePath(conn.configFile, conn.name), '/dry-run', label);
   return { file: conn.configFile, name: conn.name };
 }
 
 /** Hands the verified new key over; throws ERR_STORE_FAILED / the edit's error when it cannot. */
-export async function handOver(ctx: CommandContext, j: RotationJournal, opts: HandOverOptions, report: HandOverReport): Promise<void> {
+export async function handOver(ctx: CommandContext, j: RotationJournal, opts: HandOverOptions, report: HandOverReport, pem: Buffer): Promise<void> {
   if (opts.storeCmd) {
-    const pem = await readInputFile(j.privateKeyPath, 'new private key');
     const step = await ctx.progress.step('Handing the new key over: running --store-cmd');
-    const show = withoutPrivateKeys((line) => ctx.out.info(`  store: ${plainLine(line)}`));
-    const result = await runStoreCommand(opts.storeCmd, {
-      pem,
-      env: storeEnvironment(ctx.env, j, opts.account),
-      cwd: ctx.cwd,
-      timeoutMs: opts.timeoutMs,
-      now: ctx.now,
-      onOutput: show,
-    });
+    const result = await runStoreCommand(
+      opts.storeCmd,
+      {
+        pem,
+        env: storeEnvironment(ctx.env, j, opts.account),
+        cwd: ctx.cwd,
+        timeoutMs: opts.timeoutMs,
+        now: ctx.now,
+        onOutput: (line) => ctx.out.info(`  store: ${plainLine(line)}`),
+      },
+      withoutPrivateKeys,
+    );
     const ok = result.exitCode === 0;
     report.store = { command: 'store-cmd', exitCode: result.exitCode, durationMs: result.durationMs, handedOver: ok };
     if (!ok) {
@@ -198,18 +247,13 @@ export async function handOver(ctx: CommandContext, j: RotationJournal, opts: Ha
   }
   if (opts.updateConnection) {
     const { file, name } = opts.updateConnection;
-    const real = realpathSync(file);
     const label = displayPath(file, ctx.cwd);
-    const text = (await readInputFile(real, 'Snowflake CLI config')).toString('utf8');
-    const edit = withKeyPath(text, connectionTablePath(file, name), j.privateKeyPath, label);
-    report.connection = { file, name, key: edit.key, previous: edit.previous, updated: false };
-    if (edit.previous !== j.privateKeyPath) {
-      writeNewFiles([{ path: real, data: edit.text, mode: statSync(real).mode & 0o777 }], { overwrite: true });
-    }
-    report.connection.updated = true;
+    report.connection = { file, name, key: 'private_key_file', previous: '', updated: false };
+    const edit = await updateConnectionKeyPath({ file, name, newPath: j.privateKeyPath, label }, { env: ctx.env, cwd: ctx.cwd, homeDir: homeDirOf(ctx), now: ctx.now });
+    report.connection = { file, name, key: edit.key, previous: edit.previous, updated: true };
     ctx.out.success(`Connection '${name}' in ${label} now uses ${displayPath(j.privateKeyPath, ctx.cwd)} (${edit.key})`);
   }
-  if (opts.inPlace) await replaceInPlace(ctx, j, { path: opts.inPlace.path, backup: inPlaceBackupPath(j.privateKeyPath) }, report);
+  if (opts.inPlace) await replaceInPlace(ctx, j, { path: opts.inPlace.path, backup: inPlaceBackupPath(j.privateKeyPath) }, report, pem);
 }
 
 /** Where `--in-place` keeps the replaced file's content (0600, beside the journal) until the old key is retired. */
@@ -222,10 +266,9 @@ export function inPlaceBackupPath(newKeyPath: string): string {
  * (0600, never over another file), then the new key's bytes replace it atomically (temp file and
  * rename, the mode kept). A rerun finds the file already holding the new key and does nothing.
  */
-async function replaceInPlace(ctx: CommandContext, j: RotationJournal, target: { path: string; backup: string }, report: HandOverReport): Promise<void> {
+async function replaceInPlace(ctx: CommandContext, j: RotationJournal, target: { path: string; backup: string }, report: HandOverReport, newPem: Buffer): Promise<void> {
   const label = displayPath(target.path, ctx.cwd);
   const real = checkInPlace(target.path, ctx.cwd);
-  const newPem = await readInputFile(j.privateKeyPath, 'new private key');
   const current = await readInputFile(real, 'key file to replace');
   report.inPlace = { path: target.path, backup: target.backup, replaced: false };
   if (!current.equals(newPem)) {
@@ -241,7 +284,8 @@ async function replaceInPlace(ctx: CommandContext, j: RotationJournal, target: {
     // The public key beside it, when there is one, follows (it is public: no backup needed).
     const pub = publicKeyPathFor(target.path);
     try {
-      if (lstatSync(pub).isFile()) writeNewFiles([{ path: pub, data: readFileSync(j.publicKeyPath), mode: statSync(pub).mode & 0o777 }], { overwrite: true });
+      const body = j.newPublicKey.match(/.{1,64}/g)!.join('\n');
+      if (lstatSync(pub).isFile()) writeNewFiles([{ path: pub, data: `-----BEGIN PUBLIC KEY-----\n${body}\n-----END PUBLIC KEY-----\n`, mode: statSync(pub).mode & 0o777 }], { overwrite: true });
     } catch {
       // no public key file beside it
     }

@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Env } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { onInterrupt } from '../io/cleanup.js';
-import { fileSafeName, normalizeUserName } from '../core/rotation-plan.js';
+import { fileSafeName, normalizeUserName, userFileName } from '../core/rotation-plan.js';
 
 interface LockRecord {
   pid: number;
@@ -54,11 +54,40 @@ function lockFolder(env: Env, homeDir: string): string {
 
 /** Where `--store-cmd` without `--out` keeps a new key until it is handed over: sfauth's state folder. */
 export function keyStateFolder(env: Env, homeDir: string, account: string, targetUser: string): string {
-  return join(stateDir(env, homeDir), 'keys', fileSafeName(account), fileSafeName(targetUser));
+  return join(stateDir(env, homeDir), 'keys', fileSafeName(account), userFileName(targetUser));
+}
+
+/**
+ * Folders on the way to a key sfauth writes must not let another user replace what is in them
+ * (DESIGN.md §7 v3): `dir` and each folder above it belongs to this user or root, and none is
+ * writable by others unless it is sticky (as /tmp is, where only a file's owner may rename it).
+ */
+export function assertSafeChain(dir: string, what: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    let st;
+    try {
+      st = lstatSync(d);
+    } catch {
+      if (d === dirname(d)) return;
+      continue; // not made yet
+    }
+    const why =
+      st.uid !== uid && st.uid !== 0 ? `${d} belongs to uid ${st.uid}` : st.mode & 0o022 && !(st.mode & 0o1000) ? `${d} is writable by ${st.mode & 0o002 ? 'others' : 'its group'}` : null;
+    if (why) {
+      throw new UsageError('ERR_FILE_UNTRUSTED', `refusing to use the ${what} ${dir}: ${why}, so another user could swap the files in it`, {
+        hint: `chmod go-w ${d} (or use a folder only you can write)`,
+        data: { path: dir },
+      });
+    }
+    if (d === dirname(d)) return;
+  }
 }
 
 /** Creates `dir` (0700) if needed and checks that only this user can write it. */
 export function ensurePrivateFolder(dir: string, what: string): string {
+  assertSafeChain(dirname(dir), what);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -84,7 +113,7 @@ export interface RotationLock {
 /** Takes the lock for `account` + `targetUser`, or fails with ERR_ROTATION_LOCKED (exit 1). */
 export function acquireRotationLock(env: Env, homeDir: string, account: string, targetUser: string, nowMs: number): RotationLock {
   const key = `${account.toUpperCase()}\u0000${normalizeUserName(targetUser)}`;
-  const name = `${fileSafeName(account)}.${fileSafeName(targetUser)}.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.lock`;
+  const name = `${fileSafeName(account)}.${userFileName(targetUser)}.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.lock`;
   const path = join(lockFolder(env, homeDir), name);
   const record: LockRecord = { pid: process.pid, host: hostname(), startedAt: new Date(nowMs).toISOString() };
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -123,4 +152,20 @@ export function acquireRotationLock(env: Env, homeDir: string, account: string, 
     return { path, release };
   }
   throw new CheckFailedError('ERR_ROTATION_LOCKED', `could not take the rotation lock ${path}`, { hint: 'run the command again' });
+}
+
+/**
+ * The same lock, waited for (up to `waitMs`) instead of refused: a short change (`revoke`) queues
+ * behind another one of the same user, then reads the keys afresh and decides on what it sees.
+ */
+export async function waitForRotationLock(env: Env, homeDir: string, account: string, targetUser: string, now: () => number, waitMs = 15_000): Promise<RotationLock> {
+  const until = now() + waitMs;
+  for (;;) {
+    try {
+      return acquireRotationLock(env, homeDir, account, targetUser, now());
+    } catch (err) {
+      if (!(err instanceof CheckFailedError && err.code === 'ERR_ROTATION_LOCKED') || now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

@@ -9,9 +9,9 @@ import type { CommandContext } from '../context.js';
 import { isSfauthError, UsageError } from '../errors.js';
 import { keySpecFrom, type KeySpec } from '../core/generate-key.js';
 import { fingerprintOf } from '../core/fingerprint.js';
-import { datedKeyPath, dateStamp, fileSafeName, journalPathFor } from '../core/rotation-plan.js';
+import { datedKeyPath, dateStamp, journalPathFor, userFileName } from '../core/rotation-plan.js';
 import type { PassphraseSource, RotationJournal } from '../core/rotation-journal.js';
-import { readPassphraseFile } from '../io/files.js';
+import { readOwnFileNoFollow, readPassphraseFile } from '../io/files.js';
 import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import { newKeyPassphrase, publicKeyPathFor } from '../commands/keygen.js';
@@ -145,7 +145,7 @@ export function newKeyPaths(
     }
     return paths;
   }
-  const base = dir ? join(dir, `${fileSafeName(targetUser)}_${spec.type}_key.p8`) : (current?.path ?? join(ctx.cwd, `${current ? '' : fileSafeName(targetUser) + '_'}${spec.type}_key.p8`));
+  const base = dir ? join(dir, `${userFileName(targetUser)}_${spec.type}_key.p8`) : (current?.path ?? join(ctx.cwd, `${current ? '' : userFileName(targetUser) + '_'}${spec.type}_key.p8`));
   const date = dateStamp(nowMs);
   for (let n = 1; ; n++) {
     const paths = pathsFor(datedKeyPath(base, date, n, spec.type));
@@ -162,16 +162,18 @@ export async function loadJournaledKey(
   flags: NewKeyFlags,
   ctx: Pick<CommandContext, 'cwd' | 'prompter' | 'readStdin'>,
   current: LoadedKey | undefined,
-): Promise<LoadedKey> {
+): Promise<LoadedKey & { pem: Buffer }> {
   let passphrase: { value: Buffer; origin: string } | undefined;
   if (journal.encrypted) {
     if (flags.newPassphraseFile) passphrase = { value: await readNewPassphraseFile(flags.newPassphraseFile, ctx.cwd), origin: '--new-passphrase-file' };
     else if (journal.passphraseSource === 'current-key' && current?.passphrase) passphrase = { value: current.passphrase, origin: "the current key's passphrase" };
   }
   assertTrustedFile(journal.privateKeyPath, 'the new private key of the unfinished rotation');
+  // The bytes read here (no link followed) are the ones checked against the journal and handed over.
+  const pem = readOwnFileNoFollow(journal.privateKeyPath, 'the new private key of the unfinished rotation');
   let key: LoadedKey;
   try {
-    key = await loadKey({ kind: 'file', path: journal.privateKeyPath }, {
+    key = await loadKey({ kind: 'raw', pem: pem.toString('utf8'), origin: displayPath(journal.privateKeyPath, ctx.cwd) }, {
       passphrase,
       prompter: ctx.prompter,
       readStdin: ctx.readStdin,
@@ -196,5 +198,5 @@ export async function loadJournaledKey(
       hint: 'the file was replaced after the rotation began; restore it, or undo the rotation by hand (see sfauth status)',
     });
   }
-  return key;
+  return { ...key, path: journal.privateKeyPath, pem };
 }

@@ -23,9 +23,9 @@ import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import type { LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
 import { setInterruptHint } from '../io/cleanup.js';
-import { keysSummary, placeHolding, readUserKeys, viewOf, type UserKeys } from '../keys/read.js';
+import { isAuthenticatingUser, keysSummary, placeHolding, readUserKeys, viewOf, type UserKeys } from '../keys/read.js';
 import { chooseTarget, holdsActive, observe, placeOf, roleOf, type KeysView } from '../keys/rotation-target.js';
-import { setTimeOf, type RegisteredKey } from '../keys/types.js';
+import { isActive, setTimeOf, type RegisteredKey } from '../keys/types.js';
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { homeDirOf, keyPairCredential, makeClient, type Session } from '../snowflake/session.js';
 import type { Throttle } from '../snowflake/throttle.js';
@@ -163,6 +163,13 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   const lock = r.apply ? acquireRotationLock(ctx.env, homeDirOf(ctx), r.jwtAccount, target, ctx.now()) : undefined;
   try {
     const read = await readKeys(r, pending);
+    if (!self && isAuthenticatingUser(read, target, { user: session.identity.user, fingerprint: r.localFingerprint })) {
+      // An admin or fleet run never rotates (and so never retires) the key it authenticates with.
+      throw new UsageError('ERR_TARGET_IS_SELF', `${target} is the user this command authenticates as (LOGIN_NAME ${read.description.loginName ?? target}), or holds its key`, {
+        hint: 'rotate your own key on its own (sfauth rotate without --target-user or --targets); a fleet is rotated by an admin',
+        data: { user: target },
+      });
+    }
     if (r.apply) sweepRetiredKeyFiles(r, viewOf(read));
     if (pending) return await resume(r, pending, read);
     return await rotateFresh(r, read, spec, fresh!, r.threshold);
@@ -196,7 +203,15 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   const t = choice.target;
 
   if (threshold !== undefined) {
-    const due = !choice.oldKey || isOlderThan(setTimeOf(choice.oldKey), threshold, now);
+    // Judged on the key actually held: a recovery is always due; so is, for an admin, a pair whose
+    // rotated-out key still works while nothing here records where its new key went (a runner that
+    // died between the ROTATE and the hand-over leaves exactly that).
+    const unrecorded =
+      !self &&
+      t.kind === 'pair' &&
+      view.pairs.some((p) => p.name.startsWith(`${t.name}_ROTATED_`) && isActive(p, now)) &&
+      !r.history.some((e) => sameFingerprint(e.newFingerprint, choice.oldFingerprint));
+    const due = choice.recovery === true || unrecorded || !choice.oldKey || isOlderThan(setTimeOf(choice.oldKey), threshold, now);
     if (!due) return { outcome: 'not-due', key: choice.oldKey!, view, spec, explanation: choice.explanation };
   }
 
@@ -272,11 +287,12 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
     step: 'written',
   };
   const write = await ctx.progress.step(`Writing ${display(paths.privateKeyPath)}`);
+  const pem = Buffer.from(privateKeyPem(pair.privateKey, secret));
   try {
     writeNewFiles(
       [
         journalFile(paths.journalPath, journal), // first: a key file never exists without its journal
-        { path: paths.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: paths.privateKeyPath, data: pem, mode: 0o600 },
         { path: paths.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
       ],
       { overwrite: false },
@@ -293,7 +309,7 @@ async function rotateFresh(r: Run, read: UserKeys, spec: KeySpec, fresh: { passp
   report.applied = true;
 
   const newKey: LoadedKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(paths.privateKeyPath), path: paths.privateKeyPath };
-  const rotation: Rotation = { path: paths.journalPath, journal, newKey, planned: view };
+  const rotation: Rotation = { path: paths.journalPath, journal, newKey, newKeyPem: pem, planned: view };
   const engine = engineFor(r, report);
   const done = await advance(engine, rotation);
   return completed(r, report, rotation, done, engine.lastView ?? view);
@@ -401,7 +417,7 @@ function engineFor(r: Run, report: RotateReport): Engine {
     engine.handOver = async (rot) => {
       const got: HandOverReport = {};
       try {
-        await handOver(r.ctx, rot.journal, h, got);
+        await handOver(r.ctx, rot.journal, h, got, rot.newKeyPem);
       } finally {
         if (got.store) report.store = got.store;
         if (got.connection) report.connectionUpdate = got.connection;
@@ -648,6 +664,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   }
 
   let newKey: LoadedKey;
+  let newKeyPem: Buffer;
   if (regenerate) {
     const secret = await passphraseValue(passphrase, ctx, display(journal.privateKeyPath));
     const pair = await generateKeyPair(spec);
@@ -666,9 +683,10 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     if (!r.show.confirm) r.show.plan(report, view, marks);
     const write = await ctx.progress.step(`Writing ${display(journal.privateKeyPath)}`);
     writeNewFiles([journalFile(found.path, journal)], { overwrite: true });
+    newKeyPem = Buffer.from(privateKeyPem(pair.privateKey, secret));
     writeNewFiles(
       [
-        { path: journal.privateKeyPath, data: privateKeyPem(pair.privateKey, secret), mode: 0o600 },
+        { path: journal.privateKeyPath, data: newKeyPem, mode: 0o600 },
         { path: journal.publicKeyPath, data: publicKeyPem(pair.publicKey), mode: 'umask' },
       ],
       { overwrite: existsSync(journal.publicKeyPath) }, // a .pub left without its private key is this rotation's own
@@ -678,7 +696,9 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
     newKey = { ...loadedFrom(pair.privateKey, pair.publicKey, spec, passphrase.encrypted), label: display(journal.privateKeyPath), path: journal.privateKeyPath };
   } else {
     if (!r.show.confirm) r.show.plan(report, view, marks);
-    newKey = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
+    const loaded = await loadJournaledKey(journal, r.options, ctx, r.currentKey);
+    newKey = loaded;
+    newKeyPem = loaded.pem;
     if (!existsSync(journal.publicKeyPath)) {
       writeNewFiles([{ path: journal.publicKeyPath, data: publicKeyPem(newKey.publicKey), mode: 'umask' }], { overwrite: false });
       r.notes.push(`${display(journal.publicKeyPath)} was missing and has been written again`);
@@ -686,7 +706,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   }
   report.applied = true;
   const engine = engineFor(r, report);
-  const rotation: Rotation = { path: found.path, journal, newKey, planned: view };
+  const rotation: Rotation = { path: found.path, journal, newKey, newKeyPem, planned: view };
   const done = await advance(engine, rotation);
   return completed(r, report, rotation, done, engine.lastView ?? view);
 }
