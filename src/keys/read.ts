@@ -24,9 +24,17 @@ export function slotKeys(description: UserDescription): SlotKey[] {
 }
 
 export async function readUserKeys(client: SnowflakeClient, user: string): Promise<UserKeys> {
-  // One after the other: a failure (a fault, a refused credential) then has one cause, one request.
-  const description = await describeUser(client, user);
-  const listing = await showKeyPairs(client, user);
+  // Neither read depends on the other: both go out together, over the pooled keep-alive connections,
+  // so a read of the keys is one round trip (DESIGN.md §3, issue 29). When both fail, the DESC's
+  // error is the one reported (it names the user's problem first: privileges, existence).
+  const [desc, list] = await Promise.allSettled([describeUser(client, user), showKeyPairs(client, user)]);
+  if (desc.status === 'rejected') {
+    if (list.status === 'rejected') void list.reason; // handled: the DESC's error is reported
+    throw desc.reason;
+  }
+  if (list.status === 'rejected') throw list.reason;
+  const description = desc.value;
+  const listing = list.value;
   return {
     description,
     keys: [...slotKeys(description), ...(listing.available ? listing.pairs : [])],

@@ -234,7 +234,7 @@ describe('NO_PROXY, HTTP_PROXY and loopback', () => {
 });
 
 describe('a whole command through one tunnel', () => {
-  it('rotate --apply through the proxy: every statement on one kept-alive connection', async () => {
+  it('rotate --apply through the proxy: every statement on the pool's kept-alive connections (two at most)', async () => {
     const sf = await startEmulator({ tls: pki.server, account: 'MYORG-MYACCOUNT' });
     closers.push(() => sf.close());
     const dir = join(tmp.dir, 'rotate');
@@ -253,7 +253,10 @@ describe('a whole command through one tunnel', () => {
     expect(doc).toMatchObject({ user: 'SVC', applied: true, newSlot: 2 });
     expect(sf.user('SVC').slots[2]?.fingerprint).toBe(doc.newFingerprint);
     expect(sf.requests.length).toBeGreaterThanOrEqual(5);
-    expect(p.connects).toHaveLength(1);
+    // Kept alive: a read's two statements go out together (two tunnels at most), and every later
+    // statement reuses them.
+    expect(p.connects.length).toBeGreaterThanOrEqual(1);
+    expect(p.connects.length).toBeLessThanOrEqual(2);
     openssl(['pkey', '-in', doc.privateKeyPath, '-noout']);
   });
 });
