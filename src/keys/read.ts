@@ -79,11 +79,11 @@ export function viewKey(view: KeysView): string {
 /**
  * Is the user read here the one this command authenticates as? Decided as Snowflake decides it
  * (DESIGN.md §7 v3 "Who is who"): the JWT names the LOGIN_NAME (compared without case), so a target
- * typed as its NAME (`admin.ops@corp`) is the same user as a connection's `ADMIN.OPS@CORP`; and a
- * target that has the very key this command signs with registered is treated as the same.
+ * typed as its NAME (`admin.ops@corp`) is the same user as a connection's `ADMIN.OPS@CORP`. (The same
+ * public key registered on another user is that user's registration: retiring it there leaves this
+ * command's own untouched.)
  */
-export function isAuthenticatingUser(read: UserKeys, target: string, auth: { user?: string; fingerprint?: string | null }): boolean {
+export function isAuthenticatingUser(read: UserKeys, target: string, auth: { user?: string }): boolean {
   const login = read.description.loginName ?? read.description.name ?? target;
-  if (auth.user && login.toUpperCase() === auth.user.toUpperCase()) return true;
-  return Boolean(auth.fingerprint && read.keys.some((k) => sameFingerprint(k.fingerprint, auth.fingerprint)));
+  return Boolean(auth.user && login.toUpperCase() === auth.user.toUpperCase());
 }

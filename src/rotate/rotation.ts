@@ -163,9 +163,9 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
   const lock = r.apply ? acquireRotationLock(ctx.env, homeDirOf(ctx), r.jwtAccount, target, ctx.now()) : undefined;
   try {
     const read = await readKeys(r, pending);
-    if (!self && isAuthenticatingUser(read, target, { user: session.identity.user, fingerprint: r.localFingerprint })) {
+    if (!self && isAuthenticatingUser(read, target, { user: session.identity.user })) {
       // An admin or fleet run never rotates (and so never retires) the key it authenticates with.
-      throw new UsageError('ERR_TARGET_IS_SELF', `${target} is the user this command authenticates as (LOGIN_NAME ${read.description.loginName ?? target}), or holds its key`, {
+      throw new UsageError('ERR_TARGET_IS_SELF', `${target} is the user this command authenticates as (LOGIN_NAME ${read.description.loginName ?? target})`, {
         hint: 'rotate your own key on its own (sfauth rotate without --target-user or --targets); a fleet is rotated by an admin',
         data: { user: target },
       });

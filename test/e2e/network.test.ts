@@ -234,7 +234,7 @@ describe('NO_PROXY, HTTP_PROXY and loopback', () => {
 });
 
 describe('a whole command through one tunnel', () => {
-  it('rotate --apply through the proxy: every statement on the pool's kept-alive connections (two at most)', async () => {
+  it('rotate --apply through the proxy: every statement on the pool\'s kept-alive connections (two at most)', async () => {
     const sf = await startEmulator({ tls: pki.server, account: 'MYORG-MYACCOUNT' });
     closers.push(() => sf.close());
     const dir = join(tmp.dir, 'rotate');

@@ -7,9 +7,15 @@
  *
  * `--users FILE` seeds users from JSON: `[{"name": "SVC_LOADER", "publicKeyFile": "rsa_key.pub",
  * "publicKey2File"?: …, "role"?: "LOADER", "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"],
- * "pat"?: "token text"}]`; key files are relative to the JSON file. `--tls` serves HTTPS with a
+ * "pat"?: "token text", "keyPairs"?: [{"name": "CI_KEY", "publicKeyFile": "ci.pub", "roleRestriction"?: …,
+ * "daysToExpiry"?: 90}]}]`; key files are relative to the JSON file. `--tls` serves HTTPS with a
  * certificate from a throw-away CA (test/support/tls.ts); `caFile` is that CA's certificate, for
  * NODE_EXTRA_CA_CERTS, deleted when the emulator stops. `--banner` adds a how-to on stderr.
+ *
+ * Under a parent (no `--banner`), stdin takes one command a line, for the bench: `reset` forgets the
+ * requests seen so far; `stats` answers one JSON line on stdout, `{"requests", "roundTrips"}`, where
+ * a round trip is a group of requests that arrived together (a gap of more than half the latency, at
+ * least 10 ms, starts the next one): what a client waits for, one after the other.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +32,7 @@ interface SeedUser {
   roles?: string[];
   manages?: string[];
   pat?: string;
+  keyPairs?: Array<{ name: string; publicKeyFile: string; roleRestriction?: string; daysToExpiry?: number }>;
 }
 
 const { values } = parseArgs({
@@ -76,6 +83,7 @@ try {
   for (const u of seeds) {
     sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles });
     if (u.pat) sf.addPat(u.pat, u.name);
+    for (const p of u.keyPairs ?? []) sf.addKeyPair(u.name, p.name, pem(p.publicKeyFile)!, { ...(p.roleRestriction ? { roleRestriction: p.roleRestriction } : {}), ...(p.daysToExpiry ? { daysToExpiry: p.daysToExpiry } : {}) });
   }
   for (const u of seeds) for (const target of u.manages ?? []) sf.grant(u.name, target);
 } catch (err) {
@@ -102,4 +110,26 @@ process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 // Under a parent (the bench), stdin closing means the parent is gone. By hand it is the terminal:
 // reading it from a background job would stop the process, so Ctrl-C it is.
-if (!values.banner) process.stdin.on('end', stop).on('error', stop).resume();
+if (!values.banner) {
+  let pending = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let i = pending.indexOf('\n'); i >= 0; i = pending.indexOf('\n')) {
+      const command = pending.slice(0, i).trim();
+      pending = pending.slice(i + 1);
+      if (command === 'reset') sf.reset();
+      else if (command === 'stats') process.stdout.write(JSON.stringify(stats()) + '\n');
+    }
+  });
+  process.stdin.on('end', stop).on('error', stop);
+}
+
+/** Requests since the last `reset`, and the round trips they took (see the header). */
+function stats(): { requests: number; roundTrips: number } {
+  const times = sf.requests.map((q) => q.at.getTime()).sort((a, b) => a - b);
+  const gap = Math.max(10, latencyMs / 2);
+  let roundTrips = 0;
+  for (let i = 0; i < times.length; i++) if (i === 0 || times[i]! - times[i - 1]! > gap) roundTrips++;
+  return { requests: times.length, roundTrips };
+}
