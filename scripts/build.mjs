@@ -115,6 +115,7 @@ try {
   for (const file of Object.values(VENDOR)) renameSync(join(staging, 'vendor', `${file}.cjs`), join(dist, 'vendor', `${file}.cjs`));
   renameSync(join(staging, 'cli.cjs'), join(dist, 'cli.cjs'));
   rmSync(join(dist, 'cli.cjs.cache'), { force: true }); // belongs to the old bundle
+  rmSync(join(dist, 'cli.cjs.size.cache'), { force: true });
 } finally {
   rmSync(staging, { recursive: true, force: true });
 }
