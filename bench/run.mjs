@@ -347,14 +347,14 @@ async function fleetBench() {
       single.push(timed([...common, '--target-user', singles[s++], '--out', join(outDir, 'single.p8')], outDir));
       fleet.push(timed([...common, '--targets', join(dir, 'targets.txt'), '--concurrency', String(FLEET_CONCURRENCY), '--out-dir', outDir, '--timeout', '5m'], outDir));
       singleMem.push(mem.measure([...common, '--target-user', singles[s++], '--out', join(outDir, 'mem.p8')], { ...childEnv, HOME: dir }));
+      // The fleet's peak memory, every round (one figure is too noisy to judge by).
+      const memRound = join(dir, `mem-${round}`);
+      mkdirSync(memRound);
+      process.chdir(memRound);
+      fleetMem.push(mem.measure([...common, '--targets', join(dir, 'targets.txt'), '--concurrency', String(FLEET_CONCURRENCY), '--out-dir', memRound, '--timeout', '5m'], { ...childEnv, HOME: dir }));
+      process.chdir(root);
       process.stderr.write(`\r  fleet round ${round + 1}/${FLEET_ROUNDS}`);
     }
-    // Memory of one more fleet run (new out-dir, so every user is rotated again).
-    const memDir = join(dir, 'mem');
-    mkdirSync(memDir);
-    process.chdir(memDir);
-    fleetMem.push(mem.measure([...common, '--targets', join(dir, 'targets.txt'), '--concurrency', String(FLEET_CONCURRENCY), '--out-dir', memDir, '--timeout', '5m'], { ...childEnv, HOME: dir }));
-    process.chdir(root);
     const rsaDir = join(dir, 'rsa');
     mkdirSync(rsaDir);
     const rsaSingle = timed([...rsa, '--target-user', singles[s++], '--out', join(rsaDir, 'single.p8')], rsaDir);

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { planDelivery } from './delivery.js';
+import { readHistory } from './history.js';
 import { normalizeUserName } from '../core/rotation-plan.js';
 import type { CommandContext } from '../context.js';
 import { isSfauthError } from '../errors.js';
@@ -135,6 +136,9 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
     else record = { kind: 'sfauth-fleet-run', account: input.common.jwtAccount, startedAt: new Date(ctx.now()).toISOString(), users: {} };
   }
 
+  // One read of the history for every user (each picks its own entries).
+  const history = readHistory(ctx.env, homeDirOf(ctx));
+
   const one = async (user: string): Promise<FleetResult> => {
     const started = ctx.now();
     const before = record?.users[normalizeUserName(user)];
@@ -157,6 +161,7 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
         throttle,
         pausedBase,
         delivery: planDelivery({ kind: 'other-user', user }, { store: input.common.handOver?.storeCmd !== undefined }),
+        history,
         ...(shared ? { journals: shared } : {}),
         show: { plan: () => {}, document: () => {} },
       });

@@ -59,7 +59,8 @@ export function appendHistory(env: Env, homeDir: string, entry: HistoryEntry): v
   try {
     const st = lstatSync(path);
     if (st.size + line.length > MAX_BYTES) {
-      const keep = readEntries(path).slice(-Math.floor(readEntries(path).length / 2));
+      const all = readEntries(path);
+      const keep = all.slice(-Math.floor(all.length / 2));
       const tmp = `${path}.${process.pid}.tmp`;
       writeFileSync(tmp, keep.map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
       renameSync(tmp, path);

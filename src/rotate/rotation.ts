@@ -95,6 +95,8 @@ export interface RotationRequest {
   finish?: boolean;
   /** `--keep-old-key-file`: leave the private key files of retired keys alone. */
   keepOldKeyFile?: boolean;
+  /** A fleet's one read of the history (this user's entries are picked from it). */
+  history?: readonly HistoryEntry[];
   /** A fleet's one scan of its --out-dir (this user's journals are picked from it). */
   journals?: FoundJournal[];
   /** A fleet's: the client for this user (its own deadline, the shared rate-limit gate), and its deadline. */
@@ -137,7 +139,7 @@ export async function rotateUser(req: RotationRequest): Promise<RotationOutcome>
     notes: [],
     worker: req.client ?? session.client,
     journals: [],
-    history: entriesOf(readHistory(ctx.env, homeDirOf(ctx)), req.jwtAccount, target),
+    history: entriesOf(req.history ?? readHistory(ctx.env, homeDirOf(ctx)), req.jwtAccount, target),
   };
   // The journal of an unfinished rotation, looked for where this run would put its key.
   const spec = newKeySpec(options, r.currentKey);
