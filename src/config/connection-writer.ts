@@ -13,7 +13,7 @@ import { closeSync, lstatSync, openSync, readFileSync, realpathSync, unlinkSync,
 import { dirname } from 'node:path';
 import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
-import { writeNewFiles } from '../io/files.js';
+import { errno, processAlive, writeNewFiles } from '../io/files.js';
 import { connectionTablePath, withKeyPath, type KeyPathEdit } from './key-path-edit.js';
 import { resolveConnection } from './connection.js';
 
@@ -49,18 +49,6 @@ export function checkEditable(file: string, label: string): { real: string; st: 
   return { real, st };
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === 'EPERM';
-  }
-}
 
 /** Runs `fn` holding `<file>.sfauth-lock` (created exclusively; a dead holder's lock is taken over). */
 async function withLock<T>(real: string, label: string, now: () => number, fn: () => Promise<T> | T): Promise<T> {
@@ -80,7 +68,7 @@ async function withLock<T>(real: string, label: string, now: () => number, fn: (
       } catch {
         // removed meanwhile
       }
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
         try {
           unlinkSync(lock);
         } catch {

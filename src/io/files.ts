@@ -26,7 +26,8 @@ import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { onInterrupt } from './cleanup.js';
 
-function errno(err: unknown): string | undefined {
+/** The `code` of a Node.js system error (`ENOENT`, `EEXIST`…). */
+export function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
@@ -266,7 +267,8 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.sfauth-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 }
 
-function processAlive(pid: number): boolean {
+/** True while process `pid` runs (ours, or another user's). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

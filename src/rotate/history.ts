@@ -9,7 +9,8 @@
  *   - "which key replaced it, and which replaced that?" (the chain A → B → C, to the newest key);
  *   - "which old private key files may go once the server no longer accepts their key?" (housekeeping).
  */
-import { appendFileSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, lstatSync, writeFileSync, renameSync } from 'node:fs';
+import { readOwnFileNoFollow } from '../io/files.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../context.js';
@@ -87,28 +88,12 @@ export function readHistory(env: Env, homeDir: string): HistoryEntry[] {
 }
 
 function readEntries(path: string): HistoryEntry[] {
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch {
-    return [];
-  }
   let text: string;
   try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
     // Only a file of ours that nobody else can write steers advice and deletions (DESIGN.md §7).
-    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || st.mode & 0o022 || st.size > 4 * MAX_BYTES) return [];
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, null);
-      if (n === 0) break;
-      got += n;
-    }
-    text = buf.subarray(0, got).toString('utf8');
-  } finally {
-    closeSync(fd);
+    text = readOwnFileNoFollow(path, 'rotation history', 4 * MAX_BYTES).toString('utf8');
+  } catch {
+    return [];
   }
   const out: HistoryEntry[] = [];
   for (const line of text.split('\n')) {

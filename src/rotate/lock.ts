@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Env } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { onInterrupt } from '../io/cleanup.js';
+import { errno, processAlive } from '../io/files.js';
 import { fileSafeName, normalizeUserName, userFileName } from '../core/rotation-plan.js';
 
 interface LockRecord {
@@ -26,18 +27,6 @@ export function stateDir(env: Env, homeDir: string): string {
   return join(base, 'sfauth');
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === 'EPERM';
-  }
-}
 
 function readRecord(path: string): LockRecord | null {
   try {
@@ -123,7 +112,7 @@ export function acquireRotationLock(env: Env, homeDir: string, account: string, 
     } catch (err) {
       if (errno(err) !== 'EEXIST') throw err;
       const held = readRecord(path);
-      if (held && held.host === record.host && !alive(held.pid)) {
+      if (held && held.host === record.host && !processAlive(held.pid)) {
         unlinkSync(path); // the holder died (SIGKILL, power loss): stale
         continue;
       }

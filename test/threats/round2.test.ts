@@ -86,6 +86,19 @@ const pemFp = (pem: string | Buffer) => fingerprintOf(createPublicKey(pem));
 
 // ---------------------------------------------------------------------------------------------
 
+/** SVC behind [loader] in connections.toml (its own lines given), with its key in rsa_key.p8. */
+async function connectionWorld(lines: (keyPath: string) => string[]): Promise<World & { toml: string; keyPath: string; fp: string }> {
+  const w = await world();
+  const k = key();
+  const keyPath = join(w.work, 'rsa_key.p8');
+  writeFileSync(keyPath, k.pem, { mode: 0o600 });
+  w.sf.addUser('SVC', { rsaPublicKey: k.pub });
+  mkdirSync(join(w.dir, 'home', 'sf'), { mode: 0o700 });
+  const toml = join(w.dir, 'home', 'sf', 'connections.toml');
+  writeFileSync(toml, ['[loader]', 'account = "myorg-myaccount"', 'user = "SVC"', `host = "${w.sf.url}"`, ...lines(keyPath), ''].join('\n'), { mode: 0o600 });
+  return { ...w, toml, keyPath, fp: k.fp };
+}
+
 describe('High', () => {
   it.concurrent('1. no-journal recovery is judged on the key held: --if-older-than never calls it "nothing to do" (self and fleet)', async () => {
     // Self: a CI runner (key from the store as SNOWFLAKE_PRIVATE_KEY_RAW) dies between the ROTATE and the hand-over.
@@ -184,19 +197,6 @@ describe('High', () => {
 });
 
 describe('Medium', () => {
-  /** SVC behind [loader] in connections.toml (its own lines given), with its key in rsa_key.p8. */
-  async function connectionWorld(lines: (keyPath: string) => string[]): Promise<World & { toml: string; keyPath: string; fp: string }> {
-    const w = await world();
-    const k = key();
-    const keyPath = join(w.work, 'rsa_key.p8');
-    writeFileSync(keyPath, k.pem, { mode: 0o600 });
-    w.sf.addUser('SVC', { rsaPublicKey: k.pub });
-    mkdirSync(join(w.dir, 'home', 'sf'), { mode: 0o700 });
-    const toml = join(w.dir, 'home', 'sf', 'connections.toml');
-    writeFileSync(toml, ['[loader]', 'account = "myorg-myaccount"', 'user = "SVC"', `host = "${w.sf.url}"`, ...lines(keyPath), ''].join('\n'), { mode: 0o600 });
-    return { ...w, toml, keyPath, fp: k.fp };
-  }
-
   it.concurrent('4. the connection update edits the value in effect, refuses one that lives in the environment, and checks the result before retiring', async () => {
     // Both keys in the table: the later (private_key_path) is the one snow uses.
     const w = await connectionWorld((p) => [`private_key_file = "${join(w0(p), 'nowhere.p8')}"`, `private_key_path = "${p}"`]);
@@ -411,7 +411,7 @@ describe('Low', () => {
   });
 
   it.runIf(isRoot).concurrent("17. run by root on a service account's config, the connection update keeps the file's owner", async () => {
-    const w = await connectionWorldForOwner();
+    const w = await connectionWorld((p) => [`private_key_file = "${p}"`]);
     chownSync(w.toml, OTHER_UID, OTHER_UID);
     const r = await w.cli(['rotate', '-c', 'loader', '--apply']);
     expect(r.code, r.stderr).toBe(0);
@@ -424,16 +424,4 @@ describe('Low', () => {
 /** The folder of a path (helper for the connection lines). */
 function w0(p: string): string {
   return join(p, '..');
-}
-
-async function connectionWorldForOwner(): Promise<World & { toml: string; keyPath: string }> {
-  const w = await world();
-  const k = key();
-  const keyPath = join(w.work, 'rsa_key.p8');
-  writeFileSync(keyPath, k.pem, { mode: 0o600 });
-  w.sf.addUser('SVC', { rsaPublicKey: k.pub });
-  mkdirSync(join(w.dir, 'home', 'sf'), { mode: 0o700 });
-  const toml = join(w.dir, 'home', 'sf', 'connections.toml');
-  writeFileSync(toml, `[loader]\naccount = "myorg-myaccount"\nuser = "SVC"\nhost = "${w.sf.url}"\nprivate_key_file = "${keyPath}"\n`, { mode: 0o600 });
-  return { ...w, toml, keyPath };
 }
