@@ -123,9 +123,9 @@ try {
 trainCodeCache();
 
 /**
- * Runs `sfauth jwt` once through the launcher with SFAUTH_WRITE_CODE_CACHE=1, so the cache holds the
- * functions a real run compiles (a cache made right after compiling holds only the top level). No
- * cache is not an error: the launcher then compiles the bundle as usual.
+ * Runs `sfauth jwt`, then `sfauth test-connection`, through the launcher with SFAUTH_WRITE_CODE_CACHE=1,
+ * so the cache holds the functions real runs compile (a cache made right after compiling holds only
+ * the top level). No cache is not an error: the launcher then compiles the bundle as usual.
  */
 function trainCodeCache() {
   const tmp = mkdtempSync(join(tmpdir(), 'sfauth-build-'));
@@ -139,6 +139,14 @@ function trainCodeCache() {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
       encoding: 'utf8',
+    });
+    // Then the network path, from that cache on: test-connection against a loopback port nobody
+    // listens on (refused at once, no server needed) compiles the session, client and HTTP transport,
+    // and the cache written at its exit holds both runs' functions.
+    spawnSync(process.execPath, ['bin/sfauth', 'test-connection', '--account', 'build', '--user', 'build', '--private-key', key, '--host', 'http://127.0.0.1:9', '--timeout', '2s'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'ignore', 'ignore'],
     });
     // A run that failed still trains a valid cache (of the paths it took); only a missing one is news.
     if (!existsSync(join(dist, 'cli.cjs.cache'))) {
