@@ -19,7 +19,7 @@ import { serverText } from '../core/untrusted-text.js';
 import { loadKey, type LoadedKey } from '../io/load-key.js';
 import { readUserKeys, type UserKeys } from '../keys/read.js';
 import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
-import { authHint } from '../snowflake/auth-hints.js';
+import { authHint, loginFailureCode, loginFailureHint } from '../snowflake/auth-hints.js';
 import { adviseRefusal } from '../rotate/history.js';
 import { resolveBaseUrl } from '../snowflake/base-url.js';
 import { homeDirOf, keyPairCredential, makeClient, openSession, resolveFromContext, transportOf, type SessionFlags } from '../snowflake/session.js';
@@ -307,12 +307,17 @@ async function loginFailureDetails(add: Add, admin: SnowflakeClient, uuid: strin
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return add('login-failure', 'login failure', 'warn', `the details for ${uuid} are not a JSON object (${serverText(text, []).slice(0, 60)})`, 'read them yourself: SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS(…) as an admin');
     }
-    const d = parsed as { errorCode?: unknown; error?: unknown; detail?: unknown };
+    const d = parsed as { errorCode?: unknown; error?: unknown; detail?: unknown; username?: unknown; clientType?: unknown };
     // The server's words, decoded from JSON (where an escape sequence can hide as \u001b): made plain again.
+    // `errorCode` is a name (JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH) or, from older
+    // servers, a number: either is shown whole (a name is never cut) with the code it stands for.
     const said = (v: unknown, max: number) => (typeof v === 'string' || typeof v === 'number' ? serverText(String(v), []).slice(0, max) : '');
-    const code = said(d.errorCode, 12) || undefined;
-    const detail = said(d.detail, 300);
-    add('login-failure', 'login failure', 'fail', `${code ?? '?'} ${said(d.error, 80)}${detail ? `: ${detail}` : ''}`.trim(), authHint(code));
+    const errorCode = said(d.errorCode, 200);
+    const numeric = errorCode ? loginFailureCode(errorCode) : undefined;
+    const extra = [said(d.error, 120), said(d.detail, 300)].filter(Boolean).join(': ');
+    const who = said(d.username, 120);
+    const evidence = `${errorCode || '?'}${numeric && numeric !== errorCode ? ` (${numeric})` : ''}${extra ? ` ${extra}` : ''}${who ? `; user ${who}` : ''}`;
+    add('login-failure', 'login failure', 'fail', evidence, errorCode ? loginFailureHint(errorCode) : authHint(undefined));
   } catch (err) {
     if (isSfauthError(err) && err.code === 'ERR_STATEMENT_FAILED') {
       return add('login-failure', 'login failure', 'warn', err.message, "reading login-failure details needs MONITOR on the user (or a role that owns it): GRANT MONITOR ON USER … TO ROLE …");

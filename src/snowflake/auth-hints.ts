@@ -18,6 +18,47 @@ const HINTS: Record<string, string> = {
   '394400': 'the programmatic access token is invalid, expired, or belongs to another user; check --token-file / SNOWFLAKE_TOKEN',
 };
 
+/**
+ * `SYSTEM$GET_LOGIN_FAILURE_DETAILS` names the error in `errorCode` as a STRING
+ * (https://docs.snowflake.com/en/sql-reference/functions/system_get_login_failure_details), and the
+ * troubleshooting page pairs those names with the numeric codes
+ * (https://docs.snowflake.com/en/user-guide/key-pair-auth-troubleshooting). Documented names first;
+ * for the rest the name's words decide, so a name this table does not know still finds its hint.
+ */
+const LOGIN_FAILURE_NAMES: Record<string, string> = {
+  JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH: '394304',
+  JWT_TOKEN_INVALID_ISSUE_TIME: '394302',
+  JWT_TOKEN_ACCOUNT_MISMATCH: '394307',
+  JWT_TOKEN_INVALID: '390144',
+};
+const LOGIN_FAILURE_WORDS: Array<[RegExp, string]> = [
+  [/FINGERPRINT/, '394304'],
+  [/ISSUE_?TIME|IAT/, '394302'],
+  [/ACCOUNT/, '394307'],
+  [/EXPIRED|EXPIRATION/, '394303'],
+  [/SIGNATURE/, '394306'],
+  [/ALGORITHM/, '394305'],
+  [/MISSING/, '394301'],
+  [/USER|ISSUER/, '394300'],
+];
+
+/** The numeric code of a login failure's `errorCode`, whichever form it has; undefined when unknown. */
+export function loginFailureCode(errorCode: string): string | undefined {
+  if (/^\d{6}$/.test(errorCode)) return errorCode;
+  const name = errorCode.toUpperCase();
+  if (LOGIN_FAILURE_NAMES[name]) return LOGIN_FAILURE_NAMES[name];
+  if (!name.startsWith('JWT_')) return undefined;
+  return LOGIN_FAILURE_WORDS.find(([re]) => re.test(name))?.[1];
+}
+
+/** The hint for a login failure's `errorCode` (a name or a number). */
+export function loginFailureHint(errorCode: string): string {
+  if (errorCode.toUpperCase() === 'OVERFLOW_FAILURE_EVENTS_ELIDED') {
+    return 'there were too many failed logins to keep each one: look at the client that retries in a loop, then try again and read the new failure id';
+  }
+  return authHint(loginFailureCode(errorCode));
+}
+
 export function authHint(code: string | undefined): string {
   return (code && HINTS[code]) || 'authentication was refused; check the account, user and credential';
 }

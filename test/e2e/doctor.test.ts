@@ -111,7 +111,9 @@ describe.concurrent('sfauth doctor', () => {
     const { r, check } = await doctor([...at(sf, 'svc_typo', k.svc), '--admin-connection', 'admin'], { SNOWFLAKE_HOME: home });
     expect(r.code).toBe(1);
     expect(check('auth')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/390144/) });
-    expect(check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^394300 /), fix: expect.stringMatching(/LOGIN_NAME/) });
+    // The documented shape: errorCode names the error, and the name is shown whole with its code
+    // (username is null: no user has that login name).
+    expect(check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^JWT_TOKEN_INVALID_USER_IN_ISSUER \(394300\)$/), fix: expect.stringMatching(/LOGIN_NAME/) });
     expect(check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/SVC_TYPO' does not exist/) });
   });
 
@@ -131,7 +133,11 @@ describe.concurrent('sfauth doctor', () => {
       evidence: expect.stringContaining(`${k.other.fp} is not registered for SVC; its keys: slot 1 (RSA_PUBLIC_KEY) ${k.svc.fp}`),
       fix: expect.stringMatching(/sfauth register --target-user SVC/),
     });
-    expect(admin.check('login-failure')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^394304 JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH/) });
+    expect(admin.check('login-failure')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringMatching(/^JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH \(394304\); user SVC$/),
+      fix: expect.stringMatching(/fingerprint matches neither RSA_PUBLIC_KEY_FP/),
+    });
   });
 
   it('a disabled named pair', async () => {

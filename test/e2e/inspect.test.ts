@@ -189,6 +189,19 @@ describe('sfauth inspect', () => {
     expect(human.stdout).toMatch(/read as milliseconds/);
   });
 
+  it('a 24-hour token (as snow connection generate-jwt makes) is a warning, exit 0: Snowflake honours it for one hour', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const c = claimsOf(fresh);
+    const token = await signed({ iss: c.iss, sub: c.sub, iat: now - 5, exp: now - 5 + 86_400 });
+    const r = sfauth(['inspect', token, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const problems = JSON.parse(r.stdout).problems as Array<{ code: string; severity: string }>;
+    expect(problems).toEqual([expect.objectContaining({ code: 'LIFETIME_TOO_LONG', severity: 'warning' })]);
+    const human = sfauth(['inspect', token]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/Snowflake honours a token for at most 1h after iat/);
+  });
+
   it('a token issued in the future: exit 1', async () => {
     const now = Math.floor(Date.now() / 1000);
     const c = claimsOf(fresh);

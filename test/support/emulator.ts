@@ -62,7 +62,8 @@
  * is sent as Snowflake really does: `390144` `JWT token is invalid. [<uuid>]`. Either way the precise
  * reason is kept under that uuid: {@link Emulator.loginFailure}, and the SQL
  * `SELECT SYSTEM$GET_LOGIN_FAILURE_DETAILS('<uuid>')` returns it as a JSON string
- * `{"errorCode":"394304","error":"JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH","detail":…,…}`.
+ * `{"clientIP", "clientType", "clientVersion", "username", "errorCode": "JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH", "timestamp"}`
+ * (the documented shape; see the SYSTEM$GET_LOGIN_FAILURE_DETAILS case below).
  *
  * OAUTH: unknown → `390303` `Invalid OAuth access token.`; added with `{expired: true}` → `390318`
  * `OAuth access token expired.`. PROGRAMMATIC_ACCESS_TOKEN: unknown → `394400`
@@ -977,14 +978,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         if (failed && !canManage(ctx.user, failed)) {
           throw new StatementError('003001', '42501', `SQL access control error:\nInsufficient privileges to operate on user '${failed.name}' (MONITOR is required)`);
         }
+        // The documented shape (https://docs.snowflake.com/en/sql-reference/functions/system_get_login_failure_details):
+        // {clientIP, clientType, clientVersion, username, errorCode, timestamp}, where errorCode is a
+        // STRING naming the error, paired with 390144/394300–394307 on
+        // https://docs.snowflake.com/en/user-guide/key-pair-auth-troubleshooting. (The names of
+        // 394300/394301/394303/394305/394306 in emulator/jwt.ts are unconfirmed; the rest are documented.)
         return JSON.stringify({
           clientIP: '127.0.0.1',
           clientType: 'OTHER',
           clientVersion: '',
           username: f.login ?? null,
-          errorCode: f.code,
-          error: f.error,
-          detail: f.detail,
+          errorCode: f.error,
           timestamp: Math.floor(f.at.getTime() / 1000),
         });
       }

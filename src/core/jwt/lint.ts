@@ -226,7 +226,9 @@ export function checkJwt(decoded: Pick<DecodedJwt, 'header' | 'payload' | 'signa
     const problems: JwtProblem[] = [];
     if (lifetime <= 0) problems.push(err('EXP_BEFORE_IAT', `exp is ${lifetime === 0 ? 'equal to' : `${humanSpan(lifetime)} before`} iat`));
     else if (lifetime > MAX_LIFETIME_SECONDS) {
-      problems.push(err('LIFETIME_TOO_LONG', `the lifetime (exp - iat) is ${humanSpan(lifetime)}; Snowflake allows at most 1h`));
+      // Snowflake accepts such a token and honours it for one hour (`snow connection generate-jwt`
+      // makes 24-hour ones): a warning, not a failure (DESIGN.md §3 "Doctor", v3).
+      problems.push(warning('LIFETIME_TOO_LONG', `the lifetime (exp - iat) is ${humanSpan(lifetime)}; Snowflake honours a token for at most 1h after iat, whatever exp says`));
     }
     add('lifetime', `lifetime ${humanSpan(lifetime)} (at most 1h)`, problems);
   }
