@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { sameFingerprint } from './fingerprint.js';
-import type { Slot } from './sql.js';
+import { unquotedIdentifier, type Slot } from './sql.js';
 
 /** What `DESC USER` says about one slot (the shape of `KeySlot` in src/snowflake/users.ts). */
 export interface SlotView {
@@ -142,8 +142,13 @@ export function journalPathFor(privateKeyPath: string): string {
   return privateKeyPath + '.rotate.json';
 }
 
-/** A user name as Snowflake resolves it: a plain identifier is upper-cased, anything else is exact. */
+/**
+ * A user name as Snowflake resolves it: a plain identifier is upper-cased, a quoted one
+ * (`"svc_lower"`) is its exact inside, anything else is exact.
+ */
 export function normalizeUserName(name: string): string {
+  const exact = unquotedIdentifier(name);
+  if (exact !== null) return exact;
   return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(name) ? name.toUpperCase() : name;
 }
 

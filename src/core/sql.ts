@@ -11,10 +11,20 @@ export type Slot = 1 | 2;
 
 const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
+/** A name typed as a quoted identifier (`"svc_lower"`, inner quotes doubled): Snowflake's exact form. */
+const QUOTED_IDENTIFIER = /^"(?:[^"]|"")+"$/;
+
 export function quoteIdentifier(name: string): string {
   if (name === '') throw new UsageError('ERR_USAGE', 'a user name cannot be empty', { hint: 'pass --user NAME' });
   if (PLAIN_IDENTIFIER.test(name)) return name;
+  // Already quoted as Snowflake writes it (a user created as "svc_lower"): passed on as typed.
+  if (QUOTED_IDENTIFIER.test(name)) return name;
   return '"' + name.replace(/"/g, '""') + '"';
+}
+
+/** The exact name inside a quoted identifier (`"svc_lower"` → `svc_lower`), or null when it is not one. */
+export function unquotedIdentifier(name: string): string | null {
+  return QUOTED_IDENTIFIER.test(name) ? name.slice(1, -1).replace(/""/g, '"') : null;
 }
 
 export function quoteLiteral(value: string): string {

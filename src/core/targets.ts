@@ -23,7 +23,11 @@ export function parseTargets(text: string, source: string): string[] {
         data: { line: i + 1 },
       });
     }
-    const name = line.startsWith('"') && line.endsWith('"') && line.length > 2 ? line.slice(1, -1) : line;
+    // A quoted line is a quoted identifier: `"svc x"` is the user svc x, and `"svc_lower"` stays quoted
+    // (unquoted it would be read as SVC_LOWER, another user).
+    const quoted = line.startsWith('"') && line.endsWith('"') && line.length > 2;
+    const inner = quoted ? line.slice(1, -1) : line;
+    const name = quoted && /^[A-Za-z_][A-Za-z0-9_$]*$/.test(inner) && inner !== inner.toUpperCase() ? line : inner;
     const key = normalizeUserName(name);
     const first = seen.get(key);
     if (first !== undefined) {

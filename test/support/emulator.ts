@@ -444,7 +444,9 @@ class StatementError extends Error {
 }
 
 /** Identifier semantics of CREATE USER for setup names. */
+/** As Snowflake resolves a name: plain → upper case; `"quoted"` → its exact inside; else exact. */
 function identName(name: string): string {
+  if (name.length >= 2 && name.startsWith('"') && name.endsWith('"')) return name.slice(1, -1).replace(/""/g, '"');
   return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(name) ? name.toUpperCase() : name;
 }
 
