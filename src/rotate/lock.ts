@@ -5,14 +5,14 @@
  * is no longer running is stale (a SIGKILL leaves one behind) and is taken over. The lock only keeps
  * runs on one machine apart: before every change on the server the engine re-reads the keys anyway.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Env } from '../context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { onInterrupt } from '../io/cleanup.js';
-import { errno, processAlive } from '../io/files.js';
+import { errno, processAlive, removeStaleTempFiles } from '../io/files.js';
 import { fileSafeName, normalizeUserName, userFileName } from '../core/rotation-plan.js';
 
 interface LockRecord {
@@ -105,26 +105,50 @@ export function acquireRotationLock(env: Env, homeDir: string, account: string, 
   const name = `${fileSafeName(account)}.${userFileName(targetUser)}.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.lock`;
   const path = join(lockFolder(env, homeDir), name);
   const record: LockRecord = { pid: process.pid, host: hostname(), startedAt: new Date(nowMs).toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
+  // The lock appears with its record already in it (a temp file linked into place): a kill can never
+  // leave an empty lock, which no rule could tell from a live one. Dead writers' temp files go first.
+  removeStaleTempFiles(dirname(path));
+  const temp = join(dirname(path), `.${name}.sfauth-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  writeFileSync(temp, JSON.stringify(record) + '\n', { mode: 0o600 });
+  try {
+    return linkLock(temp, path, record, targetUser);
+  } finally {
     try {
-      fd = openSync(path, 'wx', 0o600);
+      unlinkSync(temp);
+    } catch {
+      // never there
+    }
+  }
+}
+
+const EMPTY_LOCK_STALE_MS = 10_000;
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - lstatSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Links `temp` (the record) into place as the lock; a dead holder's lock on this host is taken over. */
+function linkLock(temp: string, path: string, record: LockRecord, targetUser: string): RotationLock {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      linkSync(temp, path); // fails with EEXIST while another run holds it
     } catch (err) {
       if (errno(err) !== 'EEXIST') throw err;
       const held = readRecord(path);
-      if (held && held.host === record.host && !processAlive(held.pid)) {
-        unlinkSync(path); // the holder died (SIGKILL, power loss): stale
+      // Stale: its holder on this host died (SIGKILL, power loss); or it holds no record and is older
+      // than any write takes (sfauth 0.2 created the lock empty and wrote it after: a kill between left it so).
+      if ((held && held.host === record.host && !processAlive(held.pid)) || (!held && ageMs(path) > EMPTY_LOCK_STALE_MS)) {
+        unlinkSync(path);
         continue;
       }
       throw new CheckFailedError('ERR_ROTATION_LOCKED', `another sfauth rotate of ${targetUser} is running${held ? ` (pid ${held.pid} on ${held.host}, since ${held.startedAt})` : ''}`, {
         hint: `wait for it to finish, then run this again; if that process is gone for good, remove ${path}`,
         data: { lock: path, ...(held ? { pid: held.pid, host: held.host } : {}) },
       });
-    }
-    try {
-      writeSync(fd, JSON.stringify(record) + '\n');
-    } finally {
-      closeSync(fd);
     }
     let released = false;
     const release = () => {

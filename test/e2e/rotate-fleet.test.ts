@@ -183,7 +183,7 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
     expect(done.length).toBeGreaterThanOrEqual(2);
     expect(done.length).toBeLessThan(6);
     const again = await f.run(['--apply', '--concurrency', '2', '--json', ...store]);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
     const doc = JSON.parse(again.stdout) as Array<{ user: string; outcome: string }>;
     for (const x of doc) expect(x.outcome, x.user).toBe(done.includes(x.user.toUpperCase()) ? 'skipped' : 'rotated');
     for (const u of f.users) {

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, STACK_TRACE, baseEnv, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
@@ -15,6 +15,7 @@ import { storeEnvironment, withoutPrivateKeys } from '../../src/rotate/hand-over
 import { withKeyPath } from '../../src/config/key-path-edit.js';
 import { journalFixture } from '../support/journal.js';
 import { parseJournal } from '../../src/core/rotation-journal.js';
+import { acquireRotationLock } from '../../src/rotate/lock.js';
 
 const OTHER_UID = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -394,6 +395,26 @@ describe('Low', () => {
     const s = await w.cli(['rotate', ...adminArgs, '--targets', 'users.txt', '--no-encrypt', '--store-cmd', 'cat > /dev/null', '--apply', '--json']);
     expect(s.code, s.stderr).toBe(0);
     expect((JSON.parse(s.stdout) as Array<{ outcome: string }>).map((x) => x.outcome)).toEqual(['rotated', 'rotated', 'rotated']);
+  });
+
+  it('(found on the way) a lock is never left empty by a kill, and an empty one from 0.2 is taken over once old', () => {
+    const { dir, cleanup } = tempDir('sfauth-lock2-');
+    cleanups.push(cleanup);
+    const env = { HOME: dir };
+    const first = acquireRotationLock(env, dir, 'myorg-myaccount', 'svc', Date.now());
+    // Written whole before it appears: the record is there the moment the lock exists.
+    expect(JSON.parse(readFileSync(first.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    first.release();
+    // 0.2 created the lock empty and wrote it after: a kill in between left an empty lock.
+    writeFileSync(first.path, '', { mode: 0o600 });
+    expect(() => acquireRotationLock(env, dir, 'myorg-myaccount', 'svc', Date.now())).toThrow(/another sfauth rotate of svc is running/);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(first.path, old, old);
+    const taken = acquireRotationLock(env, dir, 'myorg-myaccount', 'svc', Date.now());
+    expect(JSON.parse(readFileSync(taken.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    taken.release();
+    // No temp file is left beside the locks.
+    expect(readdirSync(join(dir, '.local', 'state', 'sfauth', 'locks'))).toEqual([]);
   });
 
   it('15. stale SFAUTH_* variables in sfauth\'s own environment never reach the store', () => {

@@ -268,7 +268,10 @@ describe('key-pair JWT', () => {
     expect((await details()).json).toMatchObject({ code: '003001' });
     em.grant('bob', 'alice');
     const d = await details();
-    expect(JSON.parse(d.json.data[0][0])).toMatchObject({ errorCode: '394304', error: 'JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH' });
+    // The documented shape: errorCode is the error's name (system_get_login_failure_details).
+    const shape = JSON.parse(d.json.data[0][0]);
+    expect(shape).toMatchObject({ errorCode: 'JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH', clientIP: expect.any(String), clientType: expect.any(String), timestamp: expect.any(Number) });
+    expect(Object.keys(shape).sort()).toEqual(['clientIP', 'clientType', 'clientVersion', 'errorCode', 'timestamp', 'username']);
   });
 
   it('supports login names that need quoting', async () => {

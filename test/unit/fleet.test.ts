@@ -24,7 +24,8 @@ describe('parseTargets', () => {
 
   it('refuses repeats (as Snowflake resolves names), spaces, control characters and an empty list, naming the line', () => {
     expect(refusal(() => parseTargets('SVC_A\nsvc_a\n', 'f'))).toBe('ERR_TARGETS_INVALID 2: f line 2 repeats svc_a (first on line 1)');
-    expect(refusal(() => parseTargets('"svc_a"\nSVC_A\n', 'f'))).toMatch(/line 2 repeats SVC_A/); // quotes only allow spaces
+    expect(refusal(() => parseTargets('"SVC_A"\nsvc_a\n', 'f'))).toMatch(/line 2 repeats svc_a/); // a quoted upper-case name is the plain one
+    expect(parseTargets('"svc_a"\nSVC_A\n', 'f')).toEqual(['"svc_a"', 'SVC_A']); // a quoted lower-case name is another user
     expect(refusal(() => parseTargets('svc a\n', 'f'))).toBe('ERR_TARGETS_INVALID 2: f line 1 is not a user name');
     expect(refusal(() => parseTargets('svc\u001b[2J\n', 'f'))).toMatch(/line 1 is not a user name/);
     expect(refusal(() => parseTargets('# none\n\n', 'stdin'))).toBe('ERR_TARGETS_INVALID 2: stdin lists no users');

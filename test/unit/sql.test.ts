@@ -11,7 +11,11 @@ describe('quoteIdentifier', () => {
     ['user.name', '"user.name"'],
     ['a-b', '"a-b"'],
     ["o'brien", `"o'brien"`],
-    ['"quoted"', '"""quoted"""'],
+    // Already a quoted identifier (a user created as "svc_lower"): passed on as typed.
+    ['"quoted"', '"quoted"'],
+    ['"a ""b"""', '"a ""b"""'],
+    // Not a well-formed one: quoted as a whole.
+    ['"a"b"', '"""a""b"""'],
   ])('%s → %s', (input, expected) => expect(quoteIdentifier(input)).toBe(expected));
 
   it('refuses an empty name', () => expect(() => quoteIdentifier('')).toThrow(/empty/));
