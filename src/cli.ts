@@ -453,9 +453,10 @@ async function main(argv: string[]): Promise<number> {
   const first = argv.find((a) => !a.startsWith('-'));
   const only = specs.find((s) => s.name === first);
   if (argv.every((a) => a === '--no-color')) {
-    // Commander would dump the help on stderr and throw '(outputHelp)': say what is wrong instead.
-    out.error(new UsageError('ERR_USAGE', 'missing command', { hint: "run 'sfauth --help' to list the commands, e.g. sfauth keygen" }));
-    return 2;
+    // `sfauth` alone prints the help on stdout and exits 0, as `gh` does.
+    for (const spec of specs) register(program, spec, runCommand);
+    program.outputHelp();
+    return 0;
   }
   for (const spec of only ? [only] : specs) register(program, spec, runCommand);
 

@@ -75,9 +75,11 @@ export function makeProgress(out: Output, useSpinner: boolean): Progress {
       if (!(process.stderr.columns > 0)) return plain.step(text, options);
       const { default: ora } = await import('ora');
       const spinner = ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+      // The end marks are ours, not ora's: one glyph everywhere (✓/✗), coloured by the same
+      // decision as every other line (NO_COLOR and --no-color included).
       return {
-        succeed: (t) => void spinner.succeed(t ?? text),
-        fail: (t) => void spinner.fail(t ?? text),
+        succeed: (t) => void spinner.stopAndPersist({ symbol: out.style.green('✓'), text: t ?? text }),
+        fail: (t) => void spinner.stopAndPersist({ symbol: out.style.red('✗'), text: t ?? text }),
         update: (t) => void (spinner.text = t),
       };
     },

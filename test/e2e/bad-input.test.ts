@@ -422,8 +422,6 @@ describe('unknown flags, commands and arguments', () => {
     { args: ['keygn'], message: /unknown command 'keygn'/, hint: /did you mean keygen\?/ },
     { args: ['KEYGEN'], message: /unknown command 'KEYGEN'/ },
     { args: ['--frobnicate'], message: /unknown option '--frobnicate'/ },
-    { args: [], message: /missing command/ },
-    { args: ['--no-color'], message: /missing command/ },
   ])('sfauth $args', async ({ args, message, hint }) => {
     const runDir = mkdtempSync(join(tmp.dir, 'run-'));
     const r = await runCliAsync(args, { cwd: runDir, env: { HOME: home } });

@@ -212,6 +212,8 @@ export interface PtyResult {
   code: number | null;
   /** Everything the terminal showed (stdout and stderr share it), ANSI sequences removed. */
   output: string;
+  /** The same with its escape sequences (to check colour). */
+  raw: string;
   ms: number;
 }
 
@@ -266,7 +268,7 @@ export function runCliInPty(
     child.on('close', (code) => {
       clearTimeout(timer);
       if (errors.trim() !== '') output += `\n[pty driver] ${errors}`;
-      resolve({ code, output: plain(output), ms: Date.now() - started });
+      resolve({ code, output: plain(output), raw: output, ms: Date.now() - started });
     });
   });
 }
