@@ -95,19 +95,21 @@ export async function newKeyPassphrase(
       hint: 'pass --passphrase-file PATH, set PRIVATE_KEY_PASSPHRASE, or run in a terminal to be asked (--no-encrypt writes it unencrypted)',
     });
   }
+  // Choosing a passphrase ("New passphrase for …"), not opening a key: a problem is its own line,
+  // marked as one, never folded into the next (answered) prompt where it would wear a success mark.
   let problem = '';
   for (let round = 0; round < 3; round++) {
-    const first = Buffer.from(await ctx.prompter.secret(`${problem}Passphrase for ${label}`), 'utf8');
+    const first = Buffer.from(await ctx.prompter.secret(`New passphrase for ${label}`, problem || undefined), 'utf8');
     if (isEmptyPassphrase(first)) {
-      problem = 'The passphrase cannot be empty. ';
+      problem = 'The passphrase cannot be empty; type one (or use --no-encrypt).';
       continue;
     }
-    const second = Buffer.from(await ctx.prompter.secret('Repeat the passphrase'), 'utf8');
+    const second = Buffer.from(await ctx.prompter.secret(`Repeat the new passphrase for ${label}`), 'utf8');
     if (first.equals(second)) return first;
-    problem = 'The passphrases did not match, try again. ';
+    problem = 'The two passphrases did not match; type it again.';
   }
   throw new UsageError('ERR_PASSPHRASE_MISMATCH', problem.startsWith('The passphrase cannot') ? 'no passphrase was given (3 tries)' : 'the passphrases did not match (3 tries)', {
-    hint: 'run the command again, or pass --passphrase-file PATH',
+    hint: 'run the command again and type the same passphrase twice (a password manager paste avoids typos)',
   });
 }
 

@@ -56,7 +56,7 @@ function malformed(source: string, why: string, hint?: string): UsageError {
 /** Thrown when the key is encrypted and no passphrase was given; callers may ask for one and retry. */
 export function passphraseRequired(source: string): UsageError {
   return new UsageError('ERR_PASSPHRASE_REQUIRED', `${source} is encrypted and no passphrase was given`, {
-    hint: 'pass --passphrase-file PATH, set PRIVATE_KEY_PASSPHRASE, or run in a terminal to be asked',
+    hint: "pass --passphrase-file PATH, set PRIVATE_KEY_PASSPHRASE, put private_key_file_pwd in the connection, or run in a terminal to be asked",
   });
 }
 

@@ -80,8 +80,15 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
       const code = isSfauthError(err) ? err.code : undefined;
       const canAsk = options.prompter.canPrompt && !options.passphrase && attempt <= 3;
       if ((code === 'ERR_PASSPHRASE_REQUIRED' || (code === 'ERR_PASSPHRASE_WRONG' && attempt > 1)) && canAsk) {
-        passphrase = Buffer.from(await options.prompter.secret(attempt === 1 ? `Passphrase for ${label}` : `Wrong passphrase, try again: passphrase for ${label}`), 'utf8');
+        // Opening a key ("Passphrase to unlock …"); a wrong one is said on its own line first.
+        passphrase = Buffer.from(await options.prompter.secret(`Passphrase to unlock ${label}`, attempt > 1 ? `Wrong passphrase for ${label}; type it again` : undefined), 'utf8');
         continue;
+      }
+      if (code === 'ERR_PASSPHRASE_WRONG' && !options.passphrase && attempt > 1) {
+        // Typed, and wrong each time: the advice is about typing, not about files and variables.
+        throw new UsageError('ERR_PASSPHRASE_WRONG', `the passphrase typed did not open ${label} (${attempt - 1} tries)`, {
+          hint: 'check the keyboard layout and Caps Lock, or paste it from where it is kept; it is the passphrase the key was encrypted with',
+        });
       }
       if (code === 'ERR_PASSPHRASE_WRONG' && passphrase?.length === 0 && options.passphrase) {
         // Not "wrong": nothing was given (an empty --passphrase-file, or an empty passphrase in a config file).

@@ -9,8 +9,8 @@ import { InterruptedError } from '../errors.js';
 export interface Prompter {
   /** True when stdin and stderr are terminals. */
   readonly canPrompt: boolean;
-  /** Asks for a secret without echoing it. */
-  secret(message: string): Promise<string>;
+  /** Asks for a secret without echoing it; `problem` (why it is asked again) goes first on a line of its own, marked ✗. */
+  secret(message: string, problem?: string): Promise<string>;
   /** Asks a yes/no question. */
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
   /**
@@ -31,10 +31,13 @@ export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter
       if (typeof canPrompt === 'function') canPrompt = canPrompt();
       return canPrompt;
     },
-    async secret(message) {
+    async secret(message, problem) {
+      // A problem is its own line: folded into the prompt it would wear the prompt's done mark.
+      if (problem) process.stderr.write(`✗ ${problem}\n`);
       const { password } = await import('@inquirer/prompts');
       try {
-        return await password({ message }, { output: process.stderr, clearPromptOnDone: false });
+        // One check mark everywhere: sfauth's ✓, not the prompt library's own.
+        return await password({ message, theme: { prefix: { idle: '?', done: '✓' } } }, { output: process.stderr, clearPromptOnDone: false });
       } catch (err) {
         if (isExitPrompt(err)) throw new InterruptedError();
         throw err;

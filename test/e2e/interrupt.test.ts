@@ -137,7 +137,7 @@ afterAll(async () => {
 describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
   it.concurrent('keygen, at the first passphrase prompt: 130, no file', async () => {
     const dir = fresh();
-    const r = await runCliInPty(['keygen', '--user', 'SVC'], { cwd: dir, env: { HOME: home }, steps: [{ waitFor: /Passphrase for rsa_key\.p8/, send: '\x03' }] });
+    const r = await runCliInPty(['keygen', '--user', 'SVC'], { cwd: dir, env: { HOME: home }, steps: [{ waitFor: /New passphrase for rsa_key\.p8/, send: '\x03' }] });
     expect(r.code, r.output).toBe(130);
     expect(r.output).toMatch(/sfauth: interrupted/);
     expect(r.output).not.toMatch(STACK_TRACE);
@@ -150,8 +150,8 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
       cwd: dir,
       env: { HOME: home },
       steps: [
-        { waitFor: /Passphrase for ec_key\.p8/, send: `${PASS}\r` },
-        { waitFor: /Repeat the passphrase/, send: '\x03' },
+        { waitFor: /New passphrase for ec_key\.p8/, send: `${PASS}\r` },
+        { waitFor: /Repeat the new passphrase/, send: '\x03' },
       ],
     });
     expect(r.code, r.output).toBe(130);
@@ -165,7 +165,7 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
     const r = await runCliInPty(['jwt', '--account', ACCOUNT, '--user', 'alice', '--private-key', encKey], {
       cwd: dir,
       env: { HOME: home },
-      steps: [{ waitFor: /Passphrase for/, send: '\x03' }],
+      steps: [{ waitFor: /Passphrase to unlock/, send: '\x03' }],
     });
     expect(r.code, r.output).toBe(130);
     expect(r.output).toMatch(/sfauth: interrupted/);
@@ -179,8 +179,8 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
       cwd: dir,
       env: { HOME: home },
       steps: [
-        { waitFor: /Passphrase for/, send: 'not the passphrase\r' },
-        { waitFor: /Wrong passphrase, try again/, send: '\x03' },
+        { waitFor: /Passphrase to unlock/, send: 'not the passphrase\r' },
+        { waitFor: /Wrong passphrase for .*; type it again/, send: '\x03' },
       ],
     });
     expect(r.code, r.output).toBe(130);
@@ -198,7 +198,7 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
       const r = await runCliInPty(['rotate', '--account', ACCOUNT, '--host', own.url, '--user', 'alice', '--private-key', key, '--apply'], {
         cwd: dir,
         env: { HOME: home },
-        steps: [{ waitFor: /Passphrase for/, send: '\x03' }],
+        steps: [{ waitFor: /Passphrase to unlock/, send: '\x03' }],
       });
       expect(r.code, r.output).toBe(130);
       expect(r.output).toMatch(/sfauth: interrupted/);
@@ -215,7 +215,7 @@ describe('Ctrl-C at a prompt (pseudo-terminal)', () => {
       const r = await runCliInPty(['status', '--account', ACCOUNT, '--host', own.url, '--user', 'alice', '--private-key', encKey], {
         cwd: fresh(),
         env: { HOME: home },
-        steps: [{ waitFor: /Passphrase for/, send: '\x03' }],
+        steps: [{ waitFor: /Passphrase to unlock/, send: '\x03' }],
       });
       expect(r.code, r.output).toBe(130);
       expect(own.requests).toEqual([]);

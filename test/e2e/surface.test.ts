@@ -48,3 +48,26 @@ describe('the spinner on a terminal', () => {
     expect(coloured.raw).not.toContain('✔');
   });
 });
+
+describe('passphrase prompts', () => {
+  it('opening a key asks "Passphrase to unlock"; a wrong one is a ✗ line; after three typed tries the hint is about typing', async () => {
+    const { dir, cleanup } = tempDir('sfauth-unlock-');
+    cleanups.push(cleanup);
+    const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'enc.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right one' }), { mode: 0o600 });
+    const r = await runCliInPty(['fingerprint', 'enc.p8'], {
+      cwd: dir,
+      env: { HOME: dir },
+      steps: [
+        { waitFor: /Passphrase to unlock enc\.p8/, send: 'wrong 1\r' },
+        { waitFor: /Wrong passphrase for enc\.p8; type it again/, send: 'wrong 2\r' },
+        { waitFor: /Wrong passphrase for enc\.p8; type it again/, send: 'wrong 3\r' },
+      ],
+    });
+    expect(r.code, r.output).toBe(2);
+    expect(r.output).toMatch(/^✗ Wrong passphrase for enc\.p8; type it again$/m);
+    expect(r.output).toMatch(/sfauth: the passphrase typed did not open enc\.p8 \(3 tries\)/);
+    expect(r.output).toMatch(/hint: check the keyboard layout and Caps Lock/);
+    expect(r.output).not.toMatch(/--passphrase-file|PRIVATE_KEY_PASSPHRASE|✓ Wrong/);
+  });
+});

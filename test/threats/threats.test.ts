@@ -517,15 +517,18 @@ sys.exit(p.returncode)
     const r = await runCliInPty(['keygen', '--out', 'k.p8'], {
       cwd: dir,
       steps: [
-        { waitFor: /Passphrase for k\.p8/, send: '\r' },
+        { waitFor: /New passphrase for k\.p8/, send: '\r' },
         { waitFor: /cannot be empty/, send: 'first-try\r' },
-        { waitFor: /Repeat the passphrase/, send: 'other\r' },
-        { waitFor: /did not match, try again/, send: 'sesame-42\r' },
-        { waitFor: /Repeat the passphrase/, send: 'sesame-42\r' },
+        { waitFor: /Repeat the new passphrase/, send: 'other\r' },
+        { waitFor: /did not match; type it again/, send: 'sesame-42\r' },
+        { waitFor: /Repeat the new passphrase/, send: 'sesame-42\r' },
       ],
     });
     expect(r.code, r.output).toBe(0);
     expect(r.output).not.toMatch(/\*{3}|sesame|first-try/);
+    // A problem is never shown with a success mark, and there is one check glyph.
+    expect(r.output).toMatch(/^✗ The two passphrases did not match; type it again\.$/m);
+    expect(r.output).not.toMatch(/✓ The|✔/);
     writeFileSync(join(dir, 'p'), 'sesame-42\n');
     openssl(['pkey', '-in', join(dir, 'k.p8'), '-passin', `file:${join(dir, 'p')}`, '-noout']);
   });
