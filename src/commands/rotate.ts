@@ -20,7 +20,7 @@ import { isRotatedOut, roleOf, type KeysView } from '../keys/rotation-target.js'
 import { setTimeOf, type RegisteredKey } from '../keys/types.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { checkConnectionUpdate, checkInPlace } from '../rotate/hand-over.js';
-import { planDelivery, type Deliveries, type DeliveryPlan, type KeyHome } from '../rotate/delivery.js';
+import { planDelivery, type Deliveries, type KeyHome } from '../rotate/delivery.js';
 import { sourceOf } from '../config/index.js';
 import { isSfauthError } from '../errors.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
