@@ -148,8 +148,21 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
         else fail(add, 'auth', 'authentication', adviseRefusal(err, ctx.env, homeDirOf(ctx)));
       }
     }
+  } else if (conn && baseUrl && !checks.some((c) => c.id === 'account' && c.status === 'fail')) {
+    // No credential to try, but the account is known: the way to it can still be checked.
+    const probe = makeClient({ baseUrl, credential: { kind: 'pat', token: '' }, identity: { account: jwtAccount, authMethod: 'none' }, deadline: ctx.now() + timeoutMs, timeoutLabel: options.timeout ?? '30s' }, ctx);
+    let unreachable: SfauthError | undefined;
+    try {
+      await probe.reach();
+    } catch (err) {
+      if (!isSfauthError(err)) throw err;
+      unreachable = err;
+    }
+    network(add, ctx, unreachable);
+    clock(add, probe, undefined);
+    skip('auth', 'authentication', conn.privateKey ? 'the key could not be opened' : 'no credential to try');
   } else {
-    for (const [id, title] of [['dns', 'DNS'], ['tcp', 'TCP'], ['tls', 'TLS'], ['clock', 'clock'], ['auth', 'authentication']] as const) skip(id, title, 'no credential or account to try');
+    for (const [id, title] of [['dns', 'DNS'], ['tcp', 'TCP'], ['tls', 'TLS'], ['clock', 'clock'], ['auth', 'authentication']] as const) skip(id, title, conn && !baseUrl ? 'no account to reach' : 'the account check failed');
   }
 
   // 10. Registration: where the key is, from the user itself (after success) or an admin (after a failure).
@@ -171,27 +184,55 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
     skip('registration', 'registration', 'authentication failed; an admin credential can look at the registered keys');
     checks[checks.length - 1]!.fix = 'pass --admin-connection NAME (a connection allowed to DESC the user and SHOW its key pairs)';
   } else {
-    skip('registration', 'registration', key ? 'authentication did not run' : 'token authentication: no key to look for');
+    skip('registration', 'registration', key ? 'authentication did not run' : tokenAuth ? 'token authentication: no key to look for' : 'no key to look for');
   }
 
   const ok = !checks.some((c) => c.status === 'fail');
+  const cause = causeOf(checks);
+  const verdict = verdictOf(checks, cause);
   if (ctx.out.json) {
-    ctx.out.document({ checks, ok, connection: conn ? connectionReport(conn) : null });
+    ctx.out.document({ checks, ok, verdict, ...(cause ? { cause: cause.id } : {}), connection: conn ? connectionReport(conn) : null });
   } else {
-    const mark: Record<CheckStatus, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skipped: 'skip' };
+    const s = ctx.out.style;
+    const mark: Record<CheckStatus, string> = { pass: s.green('pass'), warn: s.yellow('WARN'), fail: s.red('FAIL'), skipped: s.dim('skip') };
     for (const c of checks) {
-      ctx.out.line(`${mark[c.status].padEnd(4)}  ${c.title.padEnd(15)} ${c.evidence}`);
+      ctx.out.line(`${mark[c.status]}  ${c.title.padEnd(15)} ${c.evidence}`);
       if (c.fix && c.status !== 'pass') ctx.out.line(`      ${''.padEnd(15)} fix: ${c.fix}`);
     }
+    ctx.out.line('');
+    ctx.out.line(ok ? (cause ? s.yellow(verdict) : s.green(verdict)) : s.red(verdict));
   }
   if (!ok) {
     const failed = checks.filter((c) => c.status === 'fail');
     throw new CheckFailedError('ERR_DOCTOR_FAILED', `${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => c.title).join(', ')}`, {
-      hint: failed[0]!.fix ?? 'see the checks above',
-      data: { failed: failed.map((c) => c.id) },
+      hint: cause?.fix ?? 'see the checks above',
+      data: { failed: failed.map((c) => c.id), cause: cause?.id },
     });
   }
   return 0;
+}
+
+/**
+ * The check that names the cause: the first failure, except that a refused login is the symptom
+ * when a later check (where the key is registered, the login name, the login-failure details) says
+ * why; with no failure, the first warning.
+ */
+export function causeOf(checks: readonly Check[]): Check | undefined {
+  const failed = checks.filter((c) => c.status === 'fail');
+  const explained = failed.find((c) => c.id !== 'auth' && checks.indexOf(c) > checks.findIndex((x) => x.id === 'auth'));
+  const first = failed[0];
+  if (first?.id === 'auth' && explained) return explained;
+  return first ?? checks.find((c) => c.status === 'warn');
+}
+
+/** "2 problems, 1 warning: <the cause>", or "no problems found". */
+export function verdictOf(checks: readonly Check[], cause: Check | undefined): string {
+  const problems = checks.filter((c) => c.status === 'fail').length;
+  const warnings = checks.filter((c) => c.status === 'warn').length;
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const counts = [problems ? count(problems, 'problem') : '', warnings ? count(warnings, 'warning') : ''].filter(Boolean).join(', ');
+  if (!cause) return 'no problems found';
+  return `${counts}: ${cause.title}: ${cause.evidence}`;
 }
 
 type Add = (id: string, title: string, status: CheckStatus, evidence: string, fix?: string) => void;

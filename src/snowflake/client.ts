@@ -551,6 +551,45 @@ export class SnowflakeClient {
     throw this.unexpected(response, text, message ? `${message}${code ? ` (code ${code})` : ''}` : 'not a Snowflake answer');
   }
 
+  /**
+   * The likeliest fix for a refused login. A key-pair token is judged by Snowflake's clock, so a clock
+   * off by more than a minute explains an "expired" or "issue time" refusal better than the code's own
+   * words; and a generic 390144 may be a named pair's role restriction, which the request's role must meet.
+   */
+  private refusalHint(code: string | undefined): string {
+    if (this.options.credential.kind !== 'keypair') return authHint(code);
+    const skew = this.skewSeconds;
+    if (skew !== undefined && Math.abs(skew) > SKEW_WARN_SECONDS) {
+      return `this machine's clock is ${formatDuration(Math.abs(skew))} ${skew > 0 ? 'ahead of' : 'behind'} Snowflake's, and tokens are judged by Snowflake's clock: sync it (NTP)`;
+    }
+    if (code === '390144' || code === undefined) {
+      return `${authHint(code)}; a named key pair with a role restriction authenticates only with that role (--role ROLE; this request asked for ${this.options.role ? `role ${this.options.role}` : 'the default role'})`;
+    }
+    return authHint(code);
+  }
+
+  /**
+   * One unauthenticated GET of the base URL, without a credential: proves DNS, TCP, proxy and TLS and
+   * reads the server's clock when no login can be tried (doctor with a key it could not open). Any
+   * HTTP answer is a success; nothing is retried.
+   */
+  async reach(): Promise<void> {
+    const left = this.remaining();
+    try {
+      const response = await this.options.transport.request({
+        url: `${this.options.baseUrl}/`,
+        method: 'GET',
+        headers: { Accept: 'application/json', 'User-Agent': `sfauth/${VERSION}` },
+        timeoutMs: Math.min(Math.max(left, 1), MAX_TIMER_MS),
+        limitFor: () => EXCERPT_READ_LIMIT,
+      });
+      this.checkSkew(response);
+    } catch (err) {
+      const failure = this.classify(err, '');
+      throw failure.error ?? new ServiceError('ERR_NETWORK', `the connection to ${this.host} broke: ${failure.describe}`, { hint: 'try again; check the network', data: { host: this.host, stage: 'http' } });
+    }
+  }
+
   private authRefused(code: string | undefined, message: string): CheckFailedError {
     const id = this.options.identity;
     const details: string[] = [];
@@ -567,7 +606,7 @@ export class SnowflakeClient {
     }
     return new CheckFailedError('ERR_AUTH_REFUSED', `authentication refused: ${message}${code ? ` (${code})` : ''}`, {
       details,
-      hint: authHint(code),
+      hint: this.refusalHint(code),
       data: {
         code,
         ...(id.account ? { account: id.account } : {}),

@@ -92,6 +92,8 @@ describe.concurrent('sfauth doctor', () => {
     const human = await runCliAsync(['doctor', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: home } });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^pass  authentication +authenticated as SVC with role PUBLIC \(key pair \(RS256\)\)$/m);
+    expect(human.stdout.trimEnd().split('\n').at(-1)).toBe('no problems found');
+    expect(doc).toMatchObject({ verdict: 'no problems found' });
   });
 
   it('wrong account form: a locator with region in the token against an org-account URL (no request is sent)', async () => {
@@ -161,6 +163,29 @@ describe.concurrent('sfauth doctor', () => {
     expect(role.check('registration')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/role restriction LOADER\); the request asked for role \(none/), fix: expect.stringMatching(/--role LOADER/) });
     const withRole = await doctor(at(c.sf, 'pairuser', k.pair, '--role', 'LOADER'), { SNOWFLAKE_HOME: c.home });
     expect(withRole.r.code, JSON.stringify(withRole.doc)).toBe(0);
+    // the closing hint is the registration check's fix (the refused login is only the symptom), and one verdict line ends the report
+    const human = await runCliAsync(['doctor', ...at(c.sf, 'pairuser', k.pair), '--admin-connection', 'admin'], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: c.home } });
+    expect(human.code).toBe(1);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toMatch(/^\d+ problems?(, \d+ warnings?)?: registration: key pair CI .*role restriction LOADER/);
+    expect(human.stderr).toMatch(/^hint: use that role: --role LOADER/m);
+    expect(role.doc).toMatchObject({ cause: 'registration', verdict: expect.stringMatching(/^\d+ problems?.*: registration: /) });
+    // test-connection, with no admin to ask, names the role restriction in its hint
+    const tc = await runCliAsync(['test-connection', ...at(c.sf, 'pairuser', k.pair)], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: c.home } });
+    expect(tc.code).toBe(1);
+    expect(tc.stderr).toMatch(/^hint: .*a named key pair with a role restriction authenticates only with that role \(--role ROLE; this request asked for the default role\)$/m);
+  });
+
+  it('a clock 2 hours behind: the verdict and the closing hint are the clock, not "mint a fresh one"', async () => {
+    const { sf, home } = await world({ clockSkewSeconds: 7200, jwtErrors: 'specific' });
+    const human = await runCliAsync(['doctor', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: home } });
+    expect(human.code).toBe(1);
+    expect(human.stdout.trimEnd().split('\n').at(-1)).toMatch(/^2 problems: clock: this machine's clock is (2h|1h 59m 59s|2h 0m 1s)\b.* behind Snowflake's/);
+    expect(human.stderr).toMatch(/^hint: sync the clock \(NTP\)/m);
+    expect(human.stderr).not.toMatch(/mint a fresh one/);
+    const tc = await runCliAsync(['test-connection', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir } });
+    expect(tc.code).toBe(1);
+    expect(tc.stderr).toMatch(/^hint: this machine's clock is .* behind Snowflake's, and tokens are judged by Snowflake's clock: sync it \(NTP\)$/m);
   });
 
   it('clock skew: the local clock 3 minutes ahead fails the clock check (394302)', async () => {
@@ -207,7 +232,13 @@ describe.concurrent('sfauth doctor', () => {
     const enc = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home });
     expect(enc.r.code).toBe(1);
     expect(enc.check('key')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/PRIVATE_KEY_PASSPHRASE|--passphrase-file/) });
-    expect(enc.check('auth').status).toBe('skipped');
+    // the account is known, so the way to it is still checked; nothing talks about token authentication
+    expect(enc.doc.checks.map((c) => [c.id, c.status])).toEqual([
+      ['config', 'pass'], ['key', 'fail'], ['fingerprint', 'skipped'], ['account', 'pass'], ['dns', 'pass'], ['tcp', 'pass'], ['tls', 'pass'], ['clock', 'pass'], ['auth', 'skipped'], ['registration', 'skipped'],
+    ]);
+    expect(enc.check('auth').evidence).toBe('the key could not be opened');
+    expect(JSON.stringify(enc.doc)).not.toMatch(/token authentication/);
+    expect(JSON.parse(enc.r.stderr).error.hint).toMatch(/PRIVATE_KEY_PASSPHRASE/);
     const opened = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home, PRIVATE_KEY_PASSPHRASE: PASSPHRASE });
     expect(opened.r.code, JSON.stringify(opened.doc)).toBe(0);
     expect(opened.check('key').evidence).toMatch(/encrypted, opened with PRIVATE_KEY_PASSPHRASE/);

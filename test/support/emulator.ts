@@ -157,6 +157,24 @@
  * `status` bodies are JSON `{"message": "<reason phrase>", "success": false}` (+ `Retry-After` if
  * `retryAfterSeconds`); `html` is an nginx-like page (default 502); `invalid-json` / `truncated-json` /
  * `missing-fields` are 200 `application/json` with a broken body (a complete HTTP message).
+ *
+ * ## Where each answer's shape comes from
+ * Checked one by one against its source (issue 24); "ours" marks what no source fixes, which sfauth
+ * must therefore treat as opaque (it reads such answers by message and code only, never by shape).
+ * | answer | source |
+ * |---|---|
+ * | 200 result `{resultSetMetaData{numRows, format, rowType}, data, code, sqlState, message, statementHandle, statementStatusUrl, createdOn (epoch ms)}` | sqlapi.yaml `ResultSet` (snowflakedb/snowflake-rest-api-specs, specifications/sqlapi.yaml) |
+ * | 202 `333334` `{code, sqlState, message, statementHandle, statementStatusUrl, createdOn}` | sqlapi.yaml `QueryStatus` |
+ * | 422 `{code, sqlState, message, statementHandle, statementStatusUrl, createdOn}` | sqlapi.yaml `QueryFailureStatus` |
+ * | 400/401/404/405/406/415/429/5xx statuses | sqlapi.yaml responses; their bodies (`{code, message, data, success}`) are ours: the spec gives none |
+ * | JWT claims and the 390144 / 394300–394307 codes and meanings | https://docs.snowflake.com/en/user-guide/key-pair-auth-troubleshooting and /developer-guide/sql-api/authenticating; the specific messages' words are ours |
+ * | `SYSTEM$GET_LOGIN_FAILURE_DETAILS` `{clientIP, clientType, clientVersion, username, errorCode (a name), timestamp}` | https://docs.snowflake.com/en/sql-reference/functions/system_get_login_failure_details; names other than the documented four (emulator/jwt.ts) and `JWT_TOKEN_INVALID_ROLE_RESTRICTION` are ours (unconfirmed) |
+ * | DESC USER columns `property, value, default, description`, `"null"` cells, `RSA_PUBLIC_KEY*_FP`, `*_LAST_SET_TIME` | https://docs.snowflake.com/sql-reference/sql/desc-user |
+ * | ALTER USER SET/UNSET RSA_PUBLIC_KEY(_2), status row `Statement executed successfully.` | https://docs.snowflake.com/sql-reference/sql/alter-user, /user-guide/key-pair-auth |
+ * | SHOW USER KEY PAIRS columns, ADD/ROTATE/MODIFY/REMOVE KEY PAIR | ../shared/named-key-pairs.md [SHOW], [ADD], [ROTATE], [MODIFY], [REMOVE]; refusal codes 0035xx are ours |
+ * | 002003 / 003001 / 001003 / 000008 / 002140 messages | Snowflake's SQL error texts as the connectors' tests quote them; codes as the SQL API reports them |
+ * | `GENERATE_POSTGRES_ACCESS_TOKEN_FOR_USER` | DESIGN.md §3 (pg-token); its refusals' words are ours |
+ * | `Date` header | RFC 9110 §6.6.1 (every origin server with a clock sends it) |
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
