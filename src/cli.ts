@@ -36,8 +36,17 @@ const stderr = fdSink(2);
 // ---------------------------------------------------------------------------------------------
 // Option groups with one meaning everywhere (DESIGN.md §1 "Options that recur").
 
+// Each command's help lists its options in groups (DESIGN.md §1 v3 "Human output"): what the command
+// does first (with --apply at the top), then the connection, the new key, named pairs, hand-over,
+// fleet and output.
 function jsonOption(cmd: Command): void {
+  cmd.optionsGroup('Output:');
   cmd.option('--json', 'print one JSON document on stdout');
+}
+
+function wideOption(cmd: Command): void {
+  cmd.optionsGroup('Output:');
+  cmd.option('--wide', 'on a terminal, keep tables whole (fingerprints unshortened) however wide');
 }
 
 function passphraseOption(cmd: Command): void {
@@ -52,6 +61,7 @@ function privateKeyOptions(cmd: Command): void {
 }
 
 function identityOptions(cmd: Command): void {
+  cmd.optionsGroup('Connection:');
   cmd.option('-c, --connection <name>', 'a connection from the Snowflake CLI config (connections.toml)');
   cmd.option('--account <id>', 'account identifier, e.g. myorg-myaccount (or SNOWFLAKE_ACCOUNT)');
   cmd.option('--user <name>', 'login name that authenticates (or SNOWFLAKE_USER)');
@@ -70,13 +80,15 @@ function connectionOptions(cmd: Command): void {
 
 /** A named key pair's properties (keygen, sql, register). */
 function keyPairOptions(cmd: Command): void {
+  cmd.optionsGroup('Named key pairs:');
   cmd.option('--key-pair <name>', 'a named key pair instead of a legacy slot');
   cmd.option('--role-restriction <role>', 'named pair: authenticate only with this role (granted to the user)');
-  cmd.option('--expires-in <duration>', 'named pair: expires after this many whole days (e.g. 90d)');
+  cmd.option('--expires-in <days>', 'named pair: expires after this many days (90 or 90d; 2w works too)');
   cmd.option('--comment <text>', 'named pair: a comment');
 }
 
 function newKeyOptions(cmd: Command): void {
+  cmd.optionsGroup('New key:');
   // No commander defaults: keygen must tell "--curve given" (which means EC) from "nothing given".
   cmd.option('--type <type>', 'rsa | ec (default: rsa; --curve alone means ec)');
   cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096 (default: 2048)');
@@ -117,6 +129,7 @@ const specs: CommandSpec[] = [
       cmd.option('--pub-out <path>', 'public key path (default: --out with .pub)');
       passphraseOption(cmd);
       cmd.option('--force', 'replace existing files');
+      cmd.optionsGroup('Printed SQL:');
       cmd.option('--user <name>', 'user name for the printed SQL');
       cmd.option('--slot <slot>', 'legacy key slot for the printed SQL: 1 (default) | 2');
       keyPairOptions(cmd);
@@ -158,7 +171,7 @@ const specs: CommandSpec[] = [
       cmd.option('--unset', 'legacy: the UNSET statement for --slot (required) instead');
       keyPairOptions(cmd);
       cmd.option('--rotate', 'named: ROTATE KEY PAIR to --public-key');
-      cmd.option('--grace <duration>', 'named, with --rotate: how long the old key keeps working (Snowflake: 24h; 0 = stop it at once)');
+      cmd.option('--grace <duration>', 'named, with --rotate: how long the old key keeps working, whole hours (24h, 2d; a bare number is hours; 0 = stop it at once)');
       cmd.option('--disable', 'named: MODIFY KEY PAIR … SET DISABLED = TRUE');
       cmd.option('--enable', 'named: MODIFY KEY PAIR … SET DISABLED = FALSE');
       cmd.option('--remove', 'named: REMOVE KEY PAIR');
@@ -219,11 +232,12 @@ const specs: CommandSpec[] = [
       'sfauth status -c loader --expiring-within 14d    # exit 1 when an active key expires within 14 days',
     ],
     configure(cmd) {
-      connectionOptions(cmd);
       cmd.option('--target-user <name>', 'the user to describe (default: the authenticating --user)');
       cmd.option('--max-age <duration>', 'exit 1 when the key in use is older than this (e.g. 90d)');
       cmd.option('--expiring-within <duration>', 'exit 1 when an active key (the key in use first) expires within this (e.g. 14d)');
+      connectionOptions(cmd);
       jsonOption(cmd);
+      wideOption(cmd);
     },
     load: loaders.status!,
   },
@@ -235,14 +249,14 @@ const specs: CommandSpec[] = [
       'sfauth register -c admin --target-user SVC_LOADER --public-key rsa_key.pub --key-pair CI_KEY --expires-in 90d --apply',
     ],
     configure(cmd) {
-      connectionOptions(cmd);
+      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
       cmd.option('--public-key <path>', "the key to register (a private key works too), '-' for stdin");
       cmd.option('--target-user <name>', 'the user to register it for (default: the authenticating --user)');
       cmd.option('--slot <slot>', 'legacy slot 1 | 2 (default: an empty one)');
-      keyPairOptions(cmd);
       cmd.option('--overwrite', 'replace the key a legacy slot holds');
-      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
-      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
+      keyPairOptions(cmd);
+      connectionOptions(cmd);
       jsonOption(cmd);
     },
     load: loaders.register!,
@@ -256,15 +270,15 @@ const specs: CommandSpec[] = [
       'sfauth revoke -c admin --target-user SVC_LOADER --fingerprint SHA256:2Xu8…= --apply',
     ],
     configure(cmd) {
-      connectionOptions(cmd);
+      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
       cmd.option('--target-user <name>', 'whose key (default: the authenticating --user)');
       cmd.option('--slot <slot>', 'the legacy slot 1 | 2');
       cmd.option('--key-pair <name>', 'the named key pair');
       cmd.option('--fingerprint <fp>', 'the key with this fingerprint, wherever it is registered');
       cmd.option('--disable', 'named key pairs: disable (reversible) instead of remove');
       cmd.option('--force', 'allow revoking the key this command uses, or the last working key');
-      cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
-      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
+      connectionOptions(cmd);
       jsonOption(cmd);
     },
     load: loaders.revoke!,
@@ -285,33 +299,37 @@ const specs: CommandSpec[] = [
       'sfauth rotate -c admin --target-user SVC_LOADER --new-passphrase-file svc.pass --apply',
     ],
     configure(cmd) {
-      connectionOptions(cmd);
-      cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
       cmd.option('--apply', 'carry out the plan (without it nothing changes, locally or on the server)');
       cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
-      cmd.option('--keep-old', 'legacy or migration: leave the old key registered in its slot');
-      cmd.option('--overwrite-other', 'legacy: allow replacing a key in the other slot that nothing here accounts for');
-      keyPairOptions(cmd);
-      cmd.option('--grace <duration>', 'named pair: how long the old key keeps working (24h; 0 = disable it once the new key is verified)');
-      cmd.option('--store-cmd <cmd>', 'hand the verified new key over: run CMD with sh, the private key PEM on its stdin and SFAUTH_* in its environment');
-      cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key (the default when the key in use came from it)");
-      cmd.option('--no-update-connection', 'leave the connection alone (the old key is then retired only by --finish)');
-      cmd.option('--in-place', 'replace the very file the old key was read from with the new key (atomically; its old content kept until the old key is retired)');
+      cmd.option('--target-user <name>', 'the user whose key to rotate (default: the authenticating --user)');
+      cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
       cmd.option('--finish', 'retire the old key of a rotation awaiting delivery (after you deployed the new key); nothing else');
       cmd.option('--retire-now', 'retire the old key in this run even though sfauth did not deliver the new key (you deployed it)');
+      cmd.option('--keep-old', 'legacy or migration: leave the old key registered in its slot');
+      cmd.option('--overwrite-other', 'legacy: allow replacing a key in the other slot that nothing here accounts for');
       cmd.option('--keep-old-key-file', 'keep the private key file of the retired key (default: removed once Snowflake no longer accepts it)');
-      cmd.option('--restart', 'fleet: forget an unfinished run of these targets and start a new one');
-      cmd.option('--targets <file>', "fleet: rotate every user listed in FILE (one per line, # comments; '-' = stdin) as the admin the connection names");
-      cmd.option('--concurrency <n>', 'fleet: users rotated at a time (default 4, at most 32)');
-      cmd.option('--out-dir <dir>', 'fleet: folder for the new keys, <user>_<type>_key.<date>.p8 (default: the current folder)');
-      cmd.option('--if-older-than <duration>', 'do nothing while the current key is younger than this (e.g. 90d)');
+      connectionOptions(cmd);
+      cmd.optionsGroup('New key:');
       cmd.option('--out <path>', 'new private key path (default: beside the current key, dated: rsa_key.2026-11-23.p8)');
       cmd.option('--type <type>', 'new key type: rsa | ec (default: that of the current key, else rsa)');
       cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096 (default: that of the current key, else 2048)');
       cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521 (default: that of the current key, else P-256)');
       cmd.option('--no-encrypt', 'write the new private key unencrypted');
       cmd.option('--new-passphrase-file <path>', "passphrase for the new key (default: the current key's; --passphrase-file is the current key's)");
+      keyPairOptions(cmd);
+      cmd.option('--grace <duration>', 'named pair: how long the old key keeps working, whole hours (24h default, 2d; a bare number is hours; 0 = disable it once the new key is verified)');
+      cmd.optionsGroup('Hand-over:');
+      cmd.option('--store-cmd <cmd>', 'hand the verified new key over: run CMD with sh, the private key PEM on its stdin and SFAUTH_* in its environment');
+      cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key (the default when the key in use came from it)");
+      cmd.option('--no-update-connection', 'leave the connection alone (the old key is then retired only by --finish)');
+      cmd.option('--in-place', 'replace the very file the old key was read from with the new key (atomically; its old content kept until the old key is retired)');
+      cmd.optionsGroup('Fleet:');
+      cmd.option('--targets <file>', "rotate every user listed in FILE (one per line, # comments; '-' = stdin) as the admin the connection names");
+      cmd.option('--concurrency <n>', 'users rotated at a time (default 4, at most 32)');
+      cmd.option('--out-dir <dir>', 'folder for the new keys, <user>_<type>_key.<date>.p8 (default: the current folder)');
+      cmd.option('--restart', 'forget an unfinished run of these targets and start a new one');
       jsonOption(cmd);
+      wideOption(cmd);
     },
     load: loaders.rotate!,
   },
@@ -400,6 +418,7 @@ async function main(argv: string[]): Promise<number> {
     json: wantsJson(argv),
     color: () => colorEnabled(env, terminal.stderr, noColorFlag),
     dataColor: () => colorEnabled(env, terminal.stdout, noColorFlag),
+    dataWidth: () => (terminal.stdout ? process.stdout.columns || Number(env.COLUMNS) || 80 : undefined),
     stdout,
     stderr,
   });

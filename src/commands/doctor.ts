@@ -7,6 +7,7 @@
  * reads `SYSTEM$GET_LOGIN_FAILURE_DETAILS` for the failure (or `--login-failure UUID`).
  * It changes nothing; nothing secret reaches its output. Exit 1 when a check failed.
  */
+import { timeText } from '../core/time-text.js';
 import { statSync } from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, isSfauthError, type SfauthError } from '../errors.js';
@@ -193,7 +194,7 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
   if (ctx.out.json) {
     ctx.out.document({ checks, ok, verdict, ...(cause ? { cause: cause.id } : {}), connection: conn ? connectionReport(conn) : null });
   } else {
-    const s = ctx.out.style;
+    const s = ctx.out.dataStyle;
     const mark: Record<CheckStatus, string> = { pass: s.green('pass'), warn: s.yellow('WARN'), fail: s.red('FAIL'), skipped: s.dim('skip') };
     for (const c of checks) {
       ctx.out.line(`${mark[c.status]}  ${c.title.padEnd(15)} ${c.evidence}`);
@@ -315,7 +316,7 @@ async function registration(add: Add, read: () => Promise<UserKeys>, key: Loaded
 }
 
 function describe(k: RegisteredKey, now: number): string {
-  if (k.kind === 'slot') return `${keyLabel(k)}, set ${k.setAtText ?? 'at an unknown time'}`;
+  if (k.kind === 'slot') return `${keyLabel(k)}, set ${k.setAt ? timeText(k.setAt) : (k.setAtText ?? 'at an unknown time')}`;
   const parts = [k.status, k.expiresAt ? (k.expiresAt.getTime() > now ? `expires in ${formatDuration((k.expiresAt.getTime() - now) / 1000)}` : 'expired') : 'no expiry', k.roleScope ? `role restriction ${k.roleScope}` : ''];
   return `${keyLabel(k)} (${parts.filter(Boolean).join(', ')})`;
 }

@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../core/duration.js';
-import { daysToExpiryOf, parseKeyPairName, type AddKeyPairOptions } from '../core/key-pair-sql.js';
+import { parseExpiresIn, parseKeyPairName, type AddKeyPairOptions } from '../core/key-pair-sql.js';
 
 export interface KeyPairFlags {
   keyPair?: string;
@@ -41,7 +41,7 @@ export function namedPairFrom(flags: KeyPairFlags): NamedPairSpec | undefined {
     if (flags.roleRestriction.trim() === '') throw new UsageError('ERR_USAGE', '--role-restriction is empty', { hint: 'name a role granted to the user, or leave it out' });
     spec.roleRestriction = flags.roleRestriction.trim();
   }
-  if (flags.expiresIn !== undefined) spec.daysToExpiry = daysToExpiryOf(parseDuration(flags.expiresIn, '--expires-in'));
+  if (flags.expiresIn !== undefined) spec.daysToExpiry = parseExpiresIn(flags.expiresIn, parseDuration);
   if (flags.comment !== undefined) spec.comment = flags.comment;
   return spec;
 }

@@ -4,6 +4,7 @@
  * rotation of the user (src/rotate/rotation.ts, over the engine in src/rotate/engine.ts) reports:
  * the plan, the progress, the outcome, or why there was nothing to do.
  */
+import { timeText } from '../core/time-text.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { connectionReport, requireValue } from '../config/index.js';
@@ -33,10 +34,12 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseTargets } from '../core/targets.js';
 import { readInputFile } from '../io/files.js';
-import { alignedTable } from '../ui/table.js';
+import { layoutTable } from '../ui/table.js';
 import { placeText, rotateFleet, type FleetResult } from '../rotate/fleet.js';
 
 export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFlags, 'slot'> {
+  /** Tables keep fingerprints whole on a terminal too. */
+  wide?: boolean;
   targetUser?: string;
   apply?: boolean;
   keepOld?: boolean;
@@ -326,7 +329,10 @@ async function runFleet(
         x.error ? `${x.error.code}: ${x.error.message}` : '',
       ]);
     }
-    for (const line of alignedTable(rows)) ctx.out.line(line);
+    const st = ctx.out.dataStyle;
+    const outcomeColour: Record<string, (t: string) => string> = { rotated: st.green, 'awaiting-delivery': st.yellow, planned: st.yellow, failed: st.red };
+    const paint = (text: string, row: number, column: number) => (row === 0 ? st.bold(text) : column === 1 && outcomeColour[text] ? outcomeColour[text]!(text) : text);
+    for (const line of layoutTable(rows, { width: ctx.out.tableWidth(options.wide === true), fingerprintColumns: [3, 4], paint })) ctx.out.line(line);
     const count = (o: string) => results.filter((x) => x.outcome === o).length;
     ctx.out.info(
       `${results.length} users: ${[['rotated', count('rotated')], ['awaiting delivery', count('awaiting-delivery')], ['planned', count('planned')], ['not due', count('not-due')], ['skipped', count('skipped')], ['failed', failed.length]]
@@ -424,7 +430,7 @@ function done(r: Run, report: RotateReport, journal: RotationJournal, view: Keys
     after =
       t.graceHours === 0
         ? `; the old key ${rotatedOut ? `(${rotatedOut.name}) ` : ''}was disabled (--grace 0)`
-        : `; the old key works until ${rotatedOut?.expiresAt ? rotatedOut.expiresAt.toISOString() : `the grace period of ${t.graceHours} h ends`}${rotatedOut ? ` as ${rotatedOut.name}` : ''}`;
+        : `; the old key works until ${rotatedOut?.expiresAt ? timeText(rotatedOut.expiresAt) : `the grace period of ${t.graceHours} h ends`}${rotatedOut ? ` as ${rotatedOut.name}` : ''}`;
   }
   const keyAt = report.privateKeyRemoved ? 'handed over by --store-cmd, no file kept' : display(report.privateKeyPath);
   out.line(`${t.kind === 'migrate' ? 'migrated' : 'rotated'} ${report.user}: ${where} = ${journal.newFingerprint} (${keyAt})${after}`);

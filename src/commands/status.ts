@@ -15,7 +15,8 @@ import { ageDays, ageSeconds, isOlderThan } from '../core/rotation-plan.js';
 import { pendingJournal } from '../core/rotation-journal.js';
 import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
-import { alignedTable } from '../ui/table.js';
+import { layoutTable } from '../ui/table.js';
+import { timeText } from '../core/time-text.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { keyStateFolder } from '../rotate/lock.js';
 import { accountForJwt } from '../core/account.js';
@@ -30,6 +31,7 @@ export interface StatusOptions extends SessionFlags {
   maxAge?: string;
   expiringWithin?: string;
   json?: boolean;
+  wide?: boolean;
 }
 
 interface KeyReportBase {
@@ -76,8 +78,9 @@ export function ageText(key: { lastSetTime: Date | null }, nowMs: number): strin
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-/** `2026-11-20 10:00:00Z`: a server time for the table. */
-const shortTime = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+const shortTime = timeText;
+/** An active key that expires within this is shown yellow ("expiring"). */
+const EXPIRING_SOON_SECONDS = 14 * 86400;
 
 function expiresText(key: RegisteredKey, nowMs: number): string {
   if (key.kind === 'slot' || key.expiresAt === null) return '-';
@@ -128,7 +131,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   if (out.json) {
     out.document({ ...result, connection: connectionReport(session.connection) });
   } else {
-    printKeys(ctx, result, keys, desc.loginName, inUseKey, localFingerprint, now);
+    printKeys(ctx, result, keys, desc.loginName, inUseKey, localFingerprint, now, options.wide === true);
     const where = session.key?.path ? displayPath(session.key.path, ctx.cwd) : session.key?.label;
     if (localFingerprint && inUse.reason !== 'local-key') {
       out.info(out.style.dim(`the local key${where ? ` (${where})` : ''} ${localFingerprint} is none of the active keys`));
@@ -146,9 +149,9 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   if (pending && !out.json) {
     out.warn(
       pending.journal.step === 'awaiting-delivery'
-        ? `a rotation of ${target} awaits delivery (begun ${pending.journal.createdAt}): both keys are registered, the new key ${pending.journal.newFingerprint} is ${displayPath(pending.journal.privateKeyPath, ctx.cwd)}; ` +
+        ? `a rotation of ${target} awaits delivery (begun ${timeText(pending.journal.createdAt)}): both keys are registered, the new key ${pending.journal.newFingerprint} is ${displayPath(pending.journal.privateKeyPath, ctx.cwd)}; ` +
             `deploy it, then run the same sfauth rotate command with --finish --apply to retire the old key`
-        : `an unfinished rotation of ${target} (begun ${pending.journal.createdAt}, last step: ${pending.journal.step}, new key ${pending.journal.newFingerprint}); ` +
+        : `an unfinished rotation of ${target} (begun ${timeText(pending.journal.createdAt)}, last step: ${pending.journal.step}, new key ${pending.journal.newFingerprint}); ` +
             `run the same sfauth rotate command again to finish it (journal ${displayPath(pending.path, ctx.cwd)})`,
     );
   }
@@ -178,7 +181,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   if (expiringSeconds !== undefined) {
     const limit = formatDuration(expiringSeconds);
     if (expiring.length > 0) {
-      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${iso((k as { expiresAt: Date }).expiresAt)})`);
+      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${timeText((k as { expiresAt: Date }).expiresAt)})`);
       const first = expiring.includes(inUseKey!) ? inUseKey! : expiring[0]!;
       throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${keyLabel(first)})` : keyLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
         details: lines,
@@ -231,6 +234,7 @@ function printKeys(
   inUseKey: RegisteredKey | null,
   local: string | undefined,
   now: number,
+  wide: boolean,
 ): void {
   const out = ctx.out;
   out.line(`user ${result.user}${loginName && loginName !== result.user ? ` (login ${loginName})` : ''}`);
@@ -239,7 +243,7 @@ function printKeys(
     const k = keys.find((x) => x.kind === 'slot' && x.slot === slot);
     if (!k) return rows.push([`slot ${slot}`, '(empty)', '-', '-', '-', '-', '-']);
     const s = k as Extract<RegisteredKey, { kind: 'slot' }>;
-    rows.push([`slot ${slot}`, s.fingerprint, 'active', s.setAtText ?? 'unknown', ageText({ lastSetTime: s.setAt }, now), '-', localText(k)]);
+    rows.push([`slot ${slot}`, s.fingerprint, 'active', s.setAt ? timeText(s.setAt) : (s.setAtText ?? 'unknown'), ageText({ lastSetTime: s.setAt }, now), '-', localText(k)]);
   };
   const localText = (k: RegisteredKey) => (!local ? '-' : sameFingerprint(k.fingerprint, local) ? (k === inUseKey ? 'matches (in use)' : 'matches') : 'no');
   slotRow(1);
@@ -257,7 +261,15 @@ function printKeys(
     ].filter(Boolean);
     if (extra.length) notes.push(`  ${k.name}: ${extra.join('; ')}`);
   }
-  for (const line of alignedTable(rows)) out.line(line);
+  const st = out.dataStyle;
+  const expiringSoon = new Set(rows.map((r, i) => (keys.some((k) => k.kind === 'pair' && `pair ${k.name}` === r[0] && isActive(k, now) && k.expiresAt && k.expiresAt.getTime() - now < EXPIRING_SOON_SECONDS * 1000) ? i : -1)));
+  const paint = (text: string, row: number, column: number) => {
+    if (row === 0) return st.bold(text);
+    if (column !== 2) return text;
+    if (text === 'active') return expiringSoon.has(row) ? st.yellow(text) : st.green(text);
+    return text === '-' ? text : st.red(text);
+  };
+  for (const line of layoutTable(rows, { width: out.tableWidth(wide), fingerprintColumns: [1], droppable: [3], paint })) out.line(line);
   for (const line of notes) out.line(line);
 }
 

@@ -93,8 +93,25 @@ export function graceHoursOf(seconds: number, flag = '--grace'): number {
   return seconds / 3600;
 }
 
-/** `--grace DURATION`: `0` (any unit) retires the old key at once; otherwise whole hours. */
+/**
+ * `--grace DURATION`: `0` (any unit) retires the old key at once; otherwise whole hours. A bare
+ * number is hours, the unit of EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS (`--grace 2` is two hours, never
+ * two seconds).
+ */
 export function parseGrace(value: string, parse: (value: string, what: string) => number, flag = '--grace'): number {
   if (/^\s*0+[smhdw]?\s*$/i.test(value)) return 0;
-  return graceHoursOf(parse(value, flag), flag);
+  return graceHoursOf(parse(bareIn(value, 'h'), flag), flag);
+}
+
+/**
+ * `--expires-in DAYS`: a bare number is days, the unit of DAYS_TO_EXPIRY (`--expires-in 30` is thirty
+ * days); `90d`, `2w` work too.
+ */
+export function parseExpiresIn(value: string, parse: (value: string, what: string) => number, flag = '--expires-in'): number {
+  return daysToExpiryOf(parse(bareIn(value, 'd'), flag), flag);
+}
+
+/** A bare number given the flag's own unit. */
+function bareIn(value: string, unit: 'h' | 'd'): string {
+  return /^\s*\d+\s*$/.test(value) ? `${value.trim()}${unit}` : value;
 }

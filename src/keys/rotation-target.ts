@@ -6,6 +6,7 @@
  *   - observe: `observe` and `confirmProblem` say, from a fresh read, whether a step took effect.
  * No I/O: the keys as read, the fingerprints and the flags in; decisions and SQL out.
  */
+import { timeText } from '../core/time-text.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { sameFingerprint } from '../core/fingerprint.js';
 import { addKeyPairSql, removeKeyPairSql, rotateKeyPairSql, ROTATED_PAIR_NAME, setKeyPairDisabledSql } from '../core/key-pair-sql.js';
@@ -126,14 +127,14 @@ export function chooseTarget(req: TargetRequest): TargetChoice {
     const successor = live.find((p) => p.name === (held.rotatedTo ?? ROTATED_PAIR_NAME.exec(held.name)?.[1]));
     if (!successor) {
       throw new CheckFailedError('ERR_KEY_ROTATED', `the key in use is the rotated-out key pair ${held.name}, and the pair it was rotated to is gone`, {
-        hint: 'register a new key with sfauth register before this one expires' + (held.expiresAt ? ` (${held.expiresAt.toISOString()})` : ''),
+        hint: 'register a new key with sfauth register before this one expires' + (held.expiresAt ? ` (${timeText(held.expiresAt)})` : ''),
         data: { keyPair: held.name },
       });
     }
     choice = pairRotation(req, successor, held);
     choice.recovery = true;
     choice.notes.push(
-      `the key in use is ${held.name}, rotated out of ${successor.name}${held.expiresAt ? ` and expiring ${held.expiresAt.toISOString()}` : ''}; ${successor.name} now holds ${successor.fingerprint}, a key no journal here accounts for, so ${successor.name} is rotated again to a key you will hold`,
+      `the key in use is ${held.name}, rotated out of ${successor.name}${held.expiresAt ? ` and expiring ${timeText(held.expiresAt)}` : ''}; ${successor.name} now holds ${successor.fingerprint}, a key no journal here accounts for, so ${successor.name} is rotated again to a key you will hold`,
     );
   } else if (!heldSlot && view.slots.every((s) => s.fingerprint === null) && live.some((p) => isActive(p, now))) {
     const active = live.filter((p) => isActive(p, now));
@@ -295,11 +296,11 @@ function checkLimit(view: KeysView, name: string): void {
   throw new CheckFailedError('ERR_KEY_PAIR_LIMIT', `the user has ${view.pairs.length} key pairs, Snowflake's limit of ${KEY_PAIR_LIMIT}; key pair ${name} needs one more`, {
     details: [
       `counted: ${view.pairs.length - rotated.length - inactive.length} active, ${rotated.length} rotated out (until they expire), ${inactive.length} expired or disabled`,
-      ...rotated.map((p) => `  ${p.name} expires ${p.expiresAt ? p.expiresAt.toISOString() : 'at an unknown time'}`),
+      ...rotated.map((p) => `  ${p.name} expires ${p.expiresAt ? timeText(p.expiresAt) : 'at an unknown time'}`),
       ...inactive.map((p) => `  ${p.name} is ${p.status}`),
     ],
     hint: next
-      ? `run again after ${next.expiresAt!.toISOString()} (when ${next.name} expires), or remove an unused pair with sfauth revoke --key-pair NAME --apply`
+      ? `run again after ${timeText(next.expiresAt!)} (when ${next.name} expires), or remove an unused pair with sfauth revoke --key-pair NAME --apply`
       : 'remove an unused pair with sfauth revoke --key-pair NAME --apply',
     data: { keyPair: name, count: view.pairs.length, limit: KEY_PAIR_LIMIT },
   });

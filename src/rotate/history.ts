@@ -9,6 +9,7 @@
  *   - "which key replaced it, and which replaced that?" (the chain A → B → C, to the newest key);
  *   - "which old private key files may go once the server no longer accepts their key?" (housekeeping).
  */
+import { timeText } from '../core/time-text.js';
 import { appendFileSync, lstatSync, writeFileSync, renameSync } from 'node:fs';
 import { readOwnFileNoFollow } from '../io/files.js';
 import { homedir } from 'node:os';
@@ -153,7 +154,7 @@ function accountKey(account: string): string {
 
 /** Words for a refused key that sfauth rotated out: the message's tail and the hint. */
 export function rotatedOutWords(r: RotatedOut, display: (p: string) => string = (p) => p): { message: string; hint: string; details: string[] } {
-  const when = r.entry.at.replace(/T(\d\d:\d\d).*$/, ' $1 UTC');
+  const when = timeText(r.entry.at);
   const n = r.newest;
   const where = n.deliveredTo.length ? n.deliveredTo.join(', ') : n.privateKeyPath ? display(n.privateKeyPath) : 'not recorded';
   const details = [

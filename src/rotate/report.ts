@@ -4,6 +4,7 @@
  * a legacy rotation sets and unsets slots, a named one rotates and retires a pair, a migration adds a
  * pair and unsets the slot.
  */
+import { timeText } from '../core/time-text.js';
 import { formatDuration } from '../core/duration.js';
 import { ageSeconds } from '../core/rotation-plan.js';
 import type { PassphraseSource, RotationTarget } from '../core/rotation-journal.js';
@@ -258,7 +259,7 @@ export function renderPlan(
   const since = (d: Date | null, text: string | null, verb: string) => {
     const age = ageSeconds(d, nowMs);
     if (!d && !text) return `${verb} at an unknown time`;
-    return `${verb} ${text ?? d!.toISOString()}${age !== null ? ` (${formatDuration(age)} ago)` : ''}`;
+    return `${verb} ${d ? timeText(d) : text}${age !== null ? ` (${formatDuration(age)} ago)` : ''}`;
   };
   lines.push(`Rotation ${report.applied ? '' : 'plan '}for ${report.user} (account ${report.account})${report.resumed ? ' — resuming an unfinished rotation' : ''}`);
   for (const s of keys.slots) {
@@ -266,8 +267,8 @@ export function renderPlan(
     lines.push(s.fingerprint ? `  slot ${s.slot}  ${prop}  ${s.fingerprint}  ${since(s.lastSetTime, s.lastSetTimeText, 'set')}${mark(s.slot)}` : `  slot ${s.slot}  ${prop}  (empty)${mark(s.slot)}`);
   }
   for (const p of keys.pairs) {
-    const state = p.rotatedTo ? `rotated out, expires ${p.expiresAt ? p.expiresAt.toISOString() : 'at an unknown time'}` : `${p.status}${p.expiresAt ? `, expires ${p.expiresAt.toISOString()}` : ''}`;
-    const used = p.lastUsedOn ? `; last used ${p.lastUsedOn.toISOString()}` : '';
+    const state = p.rotatedTo ? `rotated out, expires ${p.expiresAt ? timeText(p.expiresAt) : 'at an unknown time'}` : `${p.status}${p.expiresAt ? `, expires ${timeText(p.expiresAt)}` : ''}`;
+    const used = p.lastUsedOn ? `; last used ${timeText(p.lastUsedOn)}` : '';
     lines.push(`  pair    ${p.name.padEnd(16)}  ${p.fingerprint}  ${state}; ${since(p.createdOn, null, 'created')}${p.roleScope ? `; role ${p.roleScope}` : ''}${used}${mark(p.name)}`);
   }
   for (const [name, text] of marks) {

@@ -6,6 +6,7 @@
  * user, the fleet for many). Interrupted anywhere and run again with the same inputs, it finds its
  * journal, re-reads the keys to see which steps took effect, and finishes the same rotation.
  */
+import { timeText } from '../core/time-text.js';
 import { existsSync, unlinkSync } from 'node:fs';
 import { deliveryHint, homeWords, type DeliveryPlan } from './delivery.js';
 import { appendHistory, entriesOf, readHistory, rewriteHistory, rotatedOut, rotatedOutWords, type HistoryEntry } from './history.js';
@@ -551,7 +552,7 @@ function deliveryReport(r: Run, t: RotationTarget, oldFingerprint: string | null
   if (!oldFingerprint) stops = 'n/a: there is no old key';
   else if (t.kind === 'pair') {
     const pair = view.pairs.find((p) => p.name === t.name);
-    const cap = pair?.expiresAt ? ` (or when the pair expires, ${pair.expiresAt.toISOString()})` : '';
+    const cap = pair?.expiresAt ? ` (or when the pair expires, ${timeText(pair.expiresAt)})` : '';
     stops =
       t.graceHours === 0
         ? retire
@@ -591,7 +592,7 @@ async function resume(r: Run, found: FoundJournal, read: UserKeys): Promise<Rota
   const view = viewOf(read);
   const t = journal.target;
   const seen = observe(t, view, rotationKeys(journal), ctx.now());
-  r.notes.push(`resuming the unfinished rotation begun ${journal.createdAt} (journal ${display(found.path)}, last step: ${journal.step})`);
+  r.notes.push(`resuming the unfinished rotation begun ${timeText(journal.createdAt)} (journal ${display(found.path)}, last step: ${journal.step})`);
   if (r.options.out && resolve(ctx.cwd, r.options.out) !== journal.privateKeyPath) {
     r.notes.push(`--out is ignored: the unfinished rotation's key is ${display(journal.privateKeyPath)}`);
   }
@@ -789,7 +790,7 @@ export function keysOf(view: KeysView): { slots: SlotReport[]; keyPairs?: Rotate
 function alreadyDone(r: Run, entry: HistoryEntry, view: KeysView): RotationOutcome {
   const display = (p: string) => displayPath(p, r.ctx.cwd);
   const where = entry.deliveredTo.length ? entry.deliveredTo.join(', ') : entry.privateKeyPath ? display(entry.privateKeyPath) : 'the store';
-  const message = `this key was already rotated on ${entry.at}: ${entry.place} holds the new key ${entry.newFingerprint} (delivered to ${where}); nothing to do`;
+  const message = `this key was already rotated on ${timeText(entry.at)}: ${entry.place} holds the new key ${entry.newFingerprint} (delivered to ${where}); nothing to do`;
   return { outcome: 'already-done', entry, message, view };
 }
 

@@ -85,6 +85,8 @@ export interface OutputOptions {
   color: boolean | (() => boolean);
   /** Colour on stdout, decided on its own (DESIGN.md §1: per stream); default: none. */
   dataColor?: boolean | (() => boolean);
+  /** Columns of the terminal stdout is (asked on first use); undefined when stdout is not a terminal. */
+  dataWidth?: () => number | undefined;
   stdout: Sink;
   stderr: Sink;
 }
@@ -103,6 +105,7 @@ export class Output {
   private readonly stderr: Sink;
   private colorOption: boolean | (() => boolean);
   private dataColorOption: boolean | (() => boolean);
+  private readonly dataWidthOption: () => number | undefined;
   private chalk?: ChalkInstance;
   private dataChalk?: ChalkInstance;
 
@@ -110,6 +113,7 @@ export class Output {
     this.json = options.json;
     this.colorOption = options.color;
     this.dataColorOption = options.dataColor ?? false;
+    this.dataWidthOption = options.dataWidth ?? (() => undefined);
     this.stdout = options.stdout;
     this.stderr = options.stderr;
   }
@@ -130,6 +134,14 @@ export class Output {
     if (typeof this.dataColorOption === 'function') this.dataColorOption = this.dataColorOption();
     this.dataChalk ??= this.dataColorOption ? new Chalk({ level: 1 }) : UNSTYLED;
     return this.dataChalk;
+  }
+
+  /**
+   * The width a table on stdout must fit, or undefined (piped, `--json`, or `--wide`): DESIGN.md §1
+   * v3 "Human output".
+   */
+  tableWidth(wide?: boolean): number | undefined {
+    return wide || this.json ? undefined : this.dataWidthOption();
   }
 
   /** Raw data on stdout. */

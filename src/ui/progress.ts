@@ -58,7 +58,7 @@ export function makeProgress(out: Output, useSpinner: boolean): Progress {
       if (!(process.stderr.columns > 0)) return plain.counter(total, text);
       const { default: ora } = await import('ora');
       let done = 0;
-      const spinner = ora({ text: `${text} 0/${total}`, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+      const spinner = ora({ text: `${text} 0/${total}`, stream: process.stderr, color: out.color ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
       return {
         advance: (l, ok) => {
           done++;
@@ -74,7 +74,7 @@ export function makeProgress(out: Output, useSpinner: boolean): Progress {
       // A terminal that reports no width (some pseudo-terminals) makes ora clear lines forever.
       if (!(process.stderr.columns > 0)) return plain.step(text, options);
       const { default: ora } = await import('ora');
-      const spinner = ora({ text, stream: process.stderr, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+      const spinner = ora({ text, stream: process.stderr, color: out.color ? 'cyan' : false, isEnabled: true, discardStdin: false }).start();
       // The end marks are ours, not ora's: one glyph everywhere (✓/✗), coloured by the same
       // decision as every other line (NO_COLOR and --no-color included).
       return {

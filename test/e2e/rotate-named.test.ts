@@ -160,7 +160,7 @@ describe.concurrent('sfauth rotate: a named key pair', { timeout: 60_000 }, () =
     const rotatedOut = w.sf.keyPairs('SVC').find((p) => p.rotatedTo === 'CI_KEY')!;
     expect(rotatedOut.roleScope).toBe('LOADER');
     expect(Math.abs(rotatedOut.expiresAt!.getTime() - (Date.now() + 24 * HOUR))).toBeLessThan(10 * 60_000);
-    expect(r.stdout).toMatch(new RegExp(`rotated SVC: key pair CI_KEY = SHA256:\\S+ \\(rsa_key\\.\\d{4}-\\d{2}-\\d{2}\\.p8\\); the old key works until \\S+ as ${rotatedOut.name}`));
+    expect(r.stdout).toMatch(new RegExp(`rotated SVC: key pair CI_KEY = SHA256:\\S+ \\(rsa_key\\.\\d{4}-\\d{2}-\\d{2}\\.p8\\); the old key works until \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC as ${rotatedOut.name}`));
     expect(r.stderr).toContain('✓ Rotated key pair CI_KEY of SVC to SHA256:');
     expect(r.stderr).toContain('✓ Verified: authenticated as SVC with the new key');
     expect(r.stderr).toContain('it authenticates only with role LOADER');
@@ -318,7 +318,7 @@ describe.concurrent('sfauth rotate: named refusals happen before any statement',
     const err = lastError(r);
     expect(err).toMatchObject({ code: 'ERR_KEY_PAIR_LIMIT', data: { keyPair: 'CI_KEY', count: 10, limit: 10 } });
     expect(err.details!.join('\n')).toContain('counted: 8 active, 1 rotated out (until they expire), 1 expired or disabled');
-    expect(err.hint).toContain(`run again after ${soon.toISOString().slice(0, 16)}`);
+    expect(err.hint).toContain(`run again after ${soon.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
     expect(alters(w.sf)).toEqual([]);
     expect(newKeys(w.dir)).toEqual([]);
   });

@@ -76,7 +76,7 @@ describe.concurrent('sfauth status: legacy slots', () => {
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('user SVC');
     expect(lines[1]).toMatch(/^KEY +FINGERPRINT +STATUS +SET +AGE +EXPIRES +LOCAL KEY$/);
-    expect(lines[2]).toMatch(new RegExp(`^slot 1 +${fingerprintOf(svc.publicKey).replace(/[+/]/g, '\\$&')} +active +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\.\\d{3} -0800 +41 days +- +matches \\(in use\\)$`));
+    expect(lines[2]).toMatch(new RegExp(`^slot 1 +${fingerprintOf(svc.publicKey).replace(/[+/]/g, '\\$&')} +active +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC +41 days +- +matches \\(in use\\)$`));
     expect(lines[3]).toMatch(/^slot 2 +\(empty\) +- +- +- +- +-$/);
     // aligned: every column starts at the same offset in each row
     for (const header of ['FINGERPRINT', 'STATUS', 'SET', 'AGE', 'EXPIRES', 'LOCAL KEY']) {
@@ -184,7 +184,7 @@ describe.concurrent('sfauth status: named key pairs', () => {
     expect(r.code, r.stderr).toBe(0);
     clean(r);
     expect(r.stdout).toMatch(/^slot 1 +SHA256:\S+ +active +.+ +200 days +- +no$/m);
-    expect(r.stdout).toMatch(new RegExp(`^pair CI_KEY +${fingerprintOf(svc.publicKey).replace(/[+/]/g, '\\$&')} +active +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +10 days +in (9|10) days +matches \\(in use\\)$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^pair CI_KEY +${fingerprintOf(svc.publicKey).replace(/[+/]/g, '\\$&')} +active +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC +10 days +in (9|10) days +matches \\(in use\\)$`, 'm'));
     expect(r.stdout).toMatch(/^pair CI_KEY_ROTATED_1764000000000 +SHA256:\S+ +active +.+ +40 days +in (4|5)h( \d+m)? +no$/m);
     expect(r.stdout).toMatch(/^pair OFF +SHA256:\S+ +disabled +/m);
     expect(r.stdout).toMatch(/^ {2}CI_KEY: comment "for CI"; last used \d{4}-/m);

@@ -1,6 +1,9 @@
 /**
- * The human surface (issue 24, in progress): `sfauth` alone prints the help; the spinner's end
- * marks are one glyph (✓/✗) and follow NO_COLOR like every other line.
+ * The human surface (issue 24, DESIGN.md §1 v3 "Human output"): `sfauth` alone prints the help; the
+ * spinner's end marks are one glyph (✓/✗) and follow NO_COLOR like every other line; tables fit the
+ * terminal (fingerprints shortened, `--wide` and pipes keep them whole), statuses are coloured on a
+ * terminal only, one time format; help groups its options with --apply at the top; a bare number
+ * means the flag's own unit.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
@@ -69,5 +72,94 @@ describe('passphrase prompts', () => {
     expect(r.output).toMatch(/sfauth: the passphrase typed did not open enc\.p8 \(3 tries\)/);
     expect(r.output).toMatch(/hint: check the keyboard layout and Caps Lock/);
     expect(r.output).not.toMatch(/--passphrase-file|PRIVATE_KEY_PASSPHRASE|✓ Wrong/);
+  });
+});
+
+describe('tables on a terminal', () => {
+  async function statusWorld() {
+    const sf = await startEmulator();
+    const { dir, cleanup } = tempDir('sfauth-table-');
+    cleanups.push(async () => {
+      await sf.close();
+      cleanup();
+    });
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    sf.addUser('SVC', { rsaPublicKey: k.publicKey });
+    const soon = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const off = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    sf.addKeyPair('SVC', 'SOON', soon.publicKey, { expiresAt: new Date(Date.now() + 3 * 86_400_000) });
+    sf.addKeyPair('SVC', 'OFF', off.publicKey, { disabled: true });
+    const args = ['status', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', join(dir, 'k.p8')];
+    return { dir, args };
+  }
+  const fullFingerprint = /SHA256:[A-Za-z0-9+/]{43}=/;
+  const rows = (output: string) => output.split('\n').filter((l) => /^(KEY|slot|pair) /.test(l));
+
+  it('at 100 and 80 columns every row fits, fingerprints shortened to SHA256:abcdefgh… (at 80 the SET time gives way to the age); --wide keeps them whole', async () => {
+    const { dir, args } = await statusWorld();
+    const hundred = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: '1' }, steps: [], columns: 100 });
+    expect(hundred.code, hundred.output).toBe(0);
+    expect(rows(hundred.output).length).toBe(5);
+    for (const line of rows(hundred.output)) expect([...line].length, line).toBeLessThanOrEqual(100);
+    expect(hundred.output).toMatch(/^slot 1 +SHA256:[A-Za-z0-9+/]{8}… +active +\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC /m);
+    expect(hundred.output).not.toMatch(fullFingerprint);
+    const narrow = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: '1' }, steps: [], columns: 80 });
+    expect(narrow.code, narrow.output).toBe(0);
+    for (const line of rows(narrow.output)) expect([...line].length, line).toBeLessThanOrEqual(80);
+    expect(narrow.output).toMatch(/^KEY +FINGERPRINT +STATUS +AGE +EXPIRES +LOCAL KEY$/m);
+    expect(narrow.output).toMatch(/^slot 1 +SHA256:[A-Za-z0-9+/]{8}… +active +\d+s +- +matches \(in use\)$/m);
+    const wide = await runCliInPty([...args, '--wide'], { cwd: dir, env: { HOME: dir, NO_COLOR: '1' }, steps: [], columns: 80 });
+    expect(wide.code, wide.output).toBe(0);
+    expect(wide.output).toMatch(new RegExp(`^slot 1 +${fullFingerprint.source}`, 'm'));
+  });
+
+  it('piped, the table is whole and plain (no escape codes), whatever COLUMNS says', async () => {
+    const { dir, args } = await statusWorld();
+    const r = await runCliAsync(args, { cwd: dir, env: { HOME: dir, COLUMNS: '40', FORCE_COLOR: undefined } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^slot 1 +${fullFingerprint.source} +active`, 'm'));
+    expect(r.stdout + r.stderr).not.toMatch(/\u001b\[/);
+  });
+
+  it('statuses are coloured on a terminal: active green, expiring yellow, disabled red; NO_COLOR turns it off', async () => {
+    const { dir, args } = await statusWorld();
+    const coloured = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: undefined }, steps: [], columns: 200 });
+    expect(coloured.code, coloured.output).toBe(0);
+    expect(coloured.raw).toMatch(/^slot 1 .*\u001b\[32mactive\u001b\[39m/m);
+    expect(coloured.raw).toMatch(/^pair SOON .*\u001b\[33mactive\u001b\[39m/m);
+    expect(coloured.raw).toMatch(/^pair OFF .*\u001b\[31mdisabled\u001b\[39m/m);
+    const plain = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: '1' }, steps: [], columns: 200 });
+    expect(plain.raw).not.toMatch(/\u001b\[3\dm/);
+  });
+});
+
+describe('help', () => {
+  it('rotate --help groups its options, with --apply first', async () => {
+    const r = await runCliAsync(['rotate', '--help']);
+    expect(r.code).toBe(0);
+    const headings = r.stdout.split('\n').filter((l) => /^[A-Z][A-Za-z -]+:$/.test(l));
+    expect(headings).toEqual(['Options:', 'Connection:', 'New key:', 'Named key pairs:', 'Hand-over:', 'Fleet:', 'Output:', 'Examples:']);
+    expect(r.stdout.split('Options:\n')[1]!.split('\n')[0]).toMatch(/^ +--apply /);
+    for (const command of ['register', 'revoke']) {
+      const h = await runCliAsync([command, '--help']);
+      expect(h.stdout.split('Options:\n')[1]!.split('\n')[0], command).toMatch(/^ +--apply /);
+      expect(h.stdout).toMatch(/^Connection:$/m);
+    }
+  });
+});
+
+describe('a bare number is the flag\'s own unit', () => {
+  it('--expires-in 30 is thirty days, --grace 2 is two hours (never seconds)', async () => {
+    const { dir, cleanup } = tempDir('sfauth-units-');
+    cleanups.push(cleanup);
+    const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'k.pub'), k.publicKey.export({ type: 'spki', format: 'pem' }));
+    const add = await runCliAsync(['sql', '--user', 'SVC', '--key-pair', 'CI', '--public-key', 'k.pub', '--expires-in', '30'], { cwd: dir });
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toMatch(/DAYS_TO_EXPIRY=30;/);
+    const rot = await runCliAsync(['sql', '--user', 'SVC', '--key-pair', 'CI', '--rotate', '--public-key', 'k.pub', '--grace', '2'], { cwd: dir });
+    expect(rot.code, rot.stderr).toBe(0);
+    expect(rot.stdout).toMatch(/EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=2;/);
   });
 });
