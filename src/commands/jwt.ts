@@ -39,6 +39,7 @@ export async function run(options: JwtOptions, ctx: CommandContext): Promise<num
     prompter: ctx.prompter,
     readStdin: ctx.readStdin,
     requirePrivate: true,
+      warn: (text) => ctx.out.warn(text),
   });
   const fingerprint = fingerprintOf(key.publicKey);
   const minted = mintJwt({

@@ -19,11 +19,13 @@
  * Where sfauth is more lenient than `snow` it can never pick another account, user or key (README
  * "Connections and environment"). Secrets never go into origins, warnings or errors.
  */
+import { resolve } from 'node:path';
 import { KEY_FILE_CAP, readInputFile, SECRET_FILE_CAP } from '../io/files.js';
 import { passphraseFromInputs, type Passphrase } from '../io/load-key.js';
 import { UsageError } from '../errors.js';
 import {
   envValue,
+  expandHome,
   loadSnowflakeConfig,
   permissionProblem,
   resolvePath,
@@ -255,7 +257,9 @@ export async function resolveConnection(flags: ConnectionFlags, env: Env, opts: 
   const { cwd, homeDir } = opts;
   const home = snowflakeHome(env, { homeDir, cwd, exists: opts.exists, platform: opts.platform });
   const config = await loadSnowflakeConfig(home, env);
-  const result: ResolvedConnection = { origins: {}, warnings: [], files: [] };
+  const result: ResolvedConnection = { origins: {}, warnings: [...config.warnings], files: [] };
+  const missingHome = missingSnowflakeHome(env, home, cwd, homeDir);
+  if (missingHome) result.warnings.push(`SNOWFLAKE_HOME names ${missingHome}, which does not exist; reading ${home} instead, as the Snowflake CLI does`);
 
   // Which connection.
   let name: string | undefined;
@@ -284,7 +288,7 @@ export async function resolveConnection(flags: ConnectionFlags, env: Env, opts: 
   let layer: Layer = new Map();
   if (name !== undefined) {
     const built = buildLayer(name, config, env);
-    if (!built) throw connectionNotFound(name, nameOrigin!, config, env);
+    if (!built) throw connectionNotFound(name, nameOrigin!, config, env, missingHome);
     layer = built;
     const found = config.connections.get(name)!;
     result.name = name;
@@ -429,7 +433,14 @@ async function resolveToken(flags: ConnectionFlags, env: Env, layer: Layer, cwd:
   return { value, origin: fromEnv ? chosen.origin : `${chosen.origin} token_file_path` };
 }
 
-function connectionNotFound(name: string, nameOrigin: string, config: SnowflakeConfig, env: Env): UsageError {
+/** The folder SNOWFLAKE_HOME names when it does not exist (so another folder was read), else undefined. */
+function missingSnowflakeHome(env: Env, home: string, cwd: string, homeDir: string): string | undefined {
+  if (env.SNOWFLAKE_HOME === undefined) return undefined;
+  const named = resolve(cwd, expandHome(env.SNOWFLAKE_HOME, homeDir));
+  return named === home ? undefined : named;
+}
+
+function connectionNotFound(name: string, nameOrigin: string, config: SnowflakeConfig, env: Env, missingHome?: string): UsageError {
   const names = [...config.connections.keys()];
   const searched = config.connectionsSource ?? `${config.connectionsFile} or ${config.configFile}`;
   const where = config.connectionsSource ? `in ${searched}` : `(no config file at ${searched})`;
@@ -441,7 +452,9 @@ function connectionNotFound(name: string, nameOrigin: string, config: SnowflakeC
       ? `SNOWFLAKE_CONNECTIONS_${name.toUpperCase()}_* variables only override a connection a file defines (as in the Snowflake CLI); define [${name}] in ${config.connectionsFile}`
       : names.length > 0
         ? `use -c with one of: ${names.join(', ')}`
-        : `define [${name}] in ${config.connectionsFile}, or point SNOWFLAKE_HOME at the folder that holds it`,
+        : missingHome
+          ? `SNOWFLAKE_HOME names ${missingHome}, which does not exist: fix the variable, or create that folder with the connections.toml that defines [${name}]`
+          : `define [${name}] in ${config.connectionsFile}, or point SNOWFLAKE_HOME at the folder that holds it`,
     data: { connection: name, file: searched, connections: names },
   });
 }

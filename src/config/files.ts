@@ -126,6 +126,8 @@ export interface SnowflakeConfig {
   connections: Map<string, FileConnection>;
   /** From the top of config.toml. */
   defaultConnectionName?: { value: string; origin: string; file: string };
+  /** What the Snowflake CLI passes over in silence and sfauth says once (DESIGN.md §4). */
+  warnings: string[];
 }
 
 type TomlTable = Record<string, unknown>;
@@ -222,7 +224,7 @@ function connectionsOf(doc: TomlTable, file: string | undefined, label: (name: s
 export async function loadSnowflakeConfig(home: string, env: Env = {}): Promise<SnowflakeConfig> {
   const connectionsFile = join(home, 'connections.toml');
   const configFile = join(home, 'config.toml');
-  const result: SnowflakeConfig = { home, connectionsFile, configFile, files: [], connections: new Map() };
+  const result: SnowflakeConfig = { home, connectionsFile, configFile, files: [], connections: new Map(), warnings: [] };
 
   const connRaw = readIfExists(connectionsFile);
   const confRaw = readIfExists(configFile);
@@ -252,6 +254,12 @@ export async function loadSnowflakeConfig(home: string, env: Env = {}): Promise<
     result.connections = connectionsOf(section ?? {}, configFile, (name) => `config.toml [connections.${name}]`, true);
   }
 
+  const misplaced = connDoc?.['default_connection_name'];
+  if (misplaced !== undefined && !isTable(misplaced)) {
+    result.warnings.push(
+      `default_connection_name in ${connectionsFile} is ignored (by the Snowflake CLI too): put it at the top of ${configFile}, or use -c NAME / SNOWFLAKE_DEFAULT_CONNECTION_NAME`,
+    );
+  }
   const named = confDoc?.['default_connection_name'];
   if (typeof named === 'string') {
     result.defaultConnectionName = { value: named, origin: `default_connection_name in ${configFile}`, file: configFile };

@@ -2,6 +2,7 @@
  * Loads a key from where the user said it is (file, stdin, or the PEM in an env var), with the
  * passphrase from file/env, or asked for on a terminal (DESIGN.md §1 `--passphrase-file`).
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseKey, type ParsedKey } from '../core/parse-key.js';
 import { isSfauthError, UsageError } from '../errors.js';
@@ -55,6 +56,11 @@ export interface LoadKeyOptions {
   requirePrivate?: boolean;
   /** Shown instead of the absolute path. */
   label?: string;
+  /**
+   * Told when a private key file is not encrypted and others may read it (as `ssh` warns about an
+   * unprotected key): DESIGN.md §7.
+   */
+  warn?: (text: string) => void;
 }
 
 export async function loadKey(source: KeySource, options: LoadKeyOptions): Promise<LoadedKey> {
@@ -107,5 +113,19 @@ export async function loadKey(source: KeySource, options: LoadKeyOptions): Promi
       hint: 'pass the private key (e.g. rsa_key.p8), not the .pub file',
     });
   }
+  if (options.warn && source.kind === 'file' && parsed.privateKey && !parsed.encrypted && process.platform !== 'win32') {
+    const mode = modeOf(source.path);
+    if (mode !== undefined && mode & 0o077) {
+      options.warn(`${label} is not encrypted and others can read it (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${label}`);
+    }
+  }
   return { ...parsed, label, path: source.kind === 'file' ? source.path : undefined, passphrase: parsed.encrypted ? passphrase : undefined };
+}
+
+function modeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
 }

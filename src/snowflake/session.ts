@@ -140,6 +140,7 @@ export async function openSession(flags: SessionFlags, ctx: CommandContext): Pro
       prompter: ctx.prompter,
       readStdin: ctx.readStdin,
       requirePrivate: true,
+      warn: (text) => ctx.out.warn(text),
     });
     ({ credential, identity } = keyPairCredential(key, account, user));
   } else {

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCliAsync, tempDir } from '../support/cli.js';
 import { startEmulator } from '../support/emulator.js';
@@ -161,5 +161,50 @@ describe('a bare number is the flag\'s own unit', () => {
     const rot = await runCliAsync(['sql', '--user', 'SVC', '--key-pair', 'CI', '--rotate', '--public-key', 'k.pub', '--grace', '2'], { cwd: dir });
     expect(rot.code, rot.stderr).toBe(0);
     expect(rot.stdout).toMatch(/EXPIRE_ROTATED_KEY_PAIR_AFTER_HOURS=2;/);
+  });
+});
+
+describe('warnings where the Snowflake CLI is silent', () => {
+  function setup() {
+    const { dir, cleanup } = tempDir('sfauth-warn-');
+    cleanups.push(cleanup);
+    const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    return dir;
+  }
+
+  it('default_connection_name inside connections.toml: ignored, and said so', async () => {
+    const dir = setup();
+    writeFileSync(join(dir, 'connections.toml'), `default_connection_name = "loader"\n[loader]\naccount = "myorg-myaccount"\nuser = "SVC"\nprivate_key_file = "${join(dir, 'k.p8')}"\n`, { mode: 0o600 });
+    const r = await runCliAsync(['jwt'], { cwd: dir, env: { HOME: dir, SNOWFLAKE_HOME: dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^warning: default_connection_name in .*connections\.toml is ignored \(by the Snowflake CLI too\): put it at the top of .*config\.toml, or use -c NAME \/ SNOWFLAKE_DEFAULT_CONNECTION_NAME$/m);
+    const named = await runCliAsync(['jwt', '-c', 'loader'], { cwd: dir, env: { HOME: dir, SNOWFLAKE_HOME: dir } });
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stderr.match(/default_connection_name/g)?.length).toBe(1);
+  });
+
+  it('a SNOWFLAKE_HOME that does not exist: a warning, and the hint does not say "set SNOWFLAKE_HOME"', async () => {
+    const dir = setup();
+    const r = await runCliAsync(['jwt', '-c', 'loader'], { cwd: dir, env: { HOME: dir, SNOWFLAKE_HOME: join(dir, 'no-such-folder') } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hint: SNOWFLAKE_HOME names .*no-such-folder, which does not exist: fix the variable/m);
+    expect(r.stderr).not.toMatch(/point SNOWFLAKE_HOME/);
+    const flagsOnly = await runCliAsync(['jwt', '--account', 'myorg-myaccount', '--user', 'SVC', '--private-key', 'k.p8'], { cwd: dir, env: { HOME: dir, SNOWFLAKE_HOME: join(dir, 'no-such-folder') } });
+    expect(flagsOnly.code).toBe(0);
+    expect(flagsOnly.stderr).toMatch(/^warning: SNOWFLAKE_HOME names .*no-such-folder, which does not exist; reading .* instead, as the Snowflake CLI does$/m);
+  });
+
+  it('an unencrypted private key others can read: a warning (as ssh), the token still printed; at 0600 nothing', async () => {
+    const dir = setup();
+    const args = ['jwt', '--account', 'myorg-myaccount', '--user', 'SVC', '--private-key', 'k.p8'];
+    const quiet = await runCliAsync(args, { cwd: dir, env: { HOME: dir } });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    chmodSync(join(dir, 'k.p8'), 0o644);
+    const open = await runCliAsync(args, { cwd: dir, env: { HOME: dir } });
+    expect(open.code).toBe(0);
+    expect(open.stdout).toMatch(/^eyJ/);
+    expect(open.stderr).toMatch(/^warning: .*k\.p8 is not encrypted and others can read it \(mode 0644\): chmod 600 .*k\.p8$/m);
   });
 });
