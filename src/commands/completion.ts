@@ -5,7 +5,8 @@
  * config the commands read (`sfauth completion --list-connections`).
  *
  *   bash: source <(sfauth completion bash)            (or save it in ~/.local/share/bash-completion/completions/sfauth)
- *   zsh:  source <(sfauth completion zsh)             (uses zsh's bash-completion layer)
+ *   zsh:  source <(sfauth completion zsh)             (native: _arguments, with each flag's description;
+ *                                                       or save it as _sfauth in a folder on $fpath)
  *   fish: sfauth completion fish > ~/.config/fish/completions/sfauth.fish
  */
 import type { CommandContext } from '../context.js';
@@ -36,7 +37,7 @@ const VALUES: Record<string, string[]> = {
   '--alg': ['RS256', 'RS384', 'RS512'],
 };
 
-const CONNECTION_FLAGS = ['-c', '--connection'];
+const CONNECTION_FLAGS = ['-c', '--connection', '--admin-connection'];
 /** Words for a command's positional argument (else files). */
 const POSITIONAL: Record<string, string[]> = { completion: ['bash', 'zsh', 'fish'] };
 
@@ -58,13 +59,13 @@ export async function run(options: CompletionOptions, ctx: CommandContext): Prom
       hint: 'e.g. source <(sfauth completion bash)',
     });
   }
-  ctx.out.data(shell === 'fish' ? fishScript(options.commands) : bashScript(options.commands, shell === 'zsh'));
+  ctx.out.data(shell === 'fish' ? fishScript(options.commands) : shell === 'zsh' ? zshScript(options.commands) : bashScript(options.commands));
   return 0;
 }
 
 const quoteWords = (words: string[]) => words.join(' ');
 
-function bashScript(commands: CompletionCommand[], zsh: boolean): string {
+function bashScript(commands: CompletionCommand[]): string {
   const pathFlags = [...new Set(commands.flatMap((c) => c.options.filter((o) => o.path).flatMap((o) => o.flags)))];
   const valueCases = Object.entries(VALUES)
     .map(([flag, values]) => `    ${flag}) COMPREPLY=($(compgen -W "${quoteWords(values)}" -- "$cur")); return ;;`)
@@ -75,8 +76,8 @@ function bashScript(commands: CompletionCommand[], zsh: boolean): string {
       return `    ${c.name}) opts="${quoteWords(c.options.flatMap((o) => o.flags.filter((f) => f.startsWith('--'))))} --help"${words ? `; words="${quoteWords(words)}"` : ''} ;;`;
     })
     .join('\n');
-  return `# sfauth ${zsh ? 'zsh' : 'bash'} completion: source <(sfauth completion ${zsh ? 'zsh' : 'bash'})
-${zsh ? 'autoload -U +X bashcompinit && bashcompinit\n' : ''}_sfauth() {
+  return `# sfauth bash completion: source <(sfauth completion bash)
+_sfauth() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cmd="" i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "\${COMP_WORDS[i]}" in -*) ;; *) cmd="\${COMP_WORDS[i]}"; break ;; esac
@@ -99,6 +100,69 @@ ${commandCases}
   else COMPREPLY=($(compgen -f -- "$cur")); fi
 }
 complete -o filenames -F _sfauth sfauth
+`;
+}
+
+/**
+ * zsh's own completion (`_arguments`), so each flag shows its description and each value its kind.
+ * Descriptions are escaped for an `_arguments` spec (`[`, `]`, `:` and `\\`) inside single quotes.
+ */
+function zshScript(commands: CompletionCommand[]): string {
+  const q = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+  const desc = (text: string) => text.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1');
+  const action = (o: CompletionCommand['options'][number], long: string) => {
+    if (CONNECTION_FLAGS.includes(long)) return ':connection:_sfauth_connections';
+    if (VALUES[long]) return `:${long.slice(2)}:(${VALUES[long]!.join(' ')})`;
+    if (o.path) return ':file:_files';
+    if (o.takesValue) return `:${long.slice(2)}: `;
+    return '';
+  };
+  const specs = (c: CompletionCommand) => {
+    const lines: string[] = [];
+    for (const o of c.options) {
+      const long = o.flags.find((f) => f.startsWith('--'))!;
+      for (const flag of o.flags) lines.push(q(`${flag}[${desc(o.description)}]${action(o, long)}`));
+    }
+    lines.push(q('(- *)--help[show help]'));
+    const positional = POSITIONAL[c.name];
+    if (positional) lines.push(q(`1:${c.name === 'completion' ? 'shell' : 'value'}:(${positional.join(' ')})`));
+    else if (c.name === 'fingerprint') lines.push(q('*:key file:_files'));
+    else if (c.name === 'inspect') lines.push(q('1:token or -:_files'));
+    return lines;
+  };
+  const commandList = commands.map((c) => `    ${q(`${c.name}:${c.summary.replace(/:/g, '\\:')}`)}`).join('\n');
+  const cases = commands.map((c) => `    ${c.name})\n      _arguments -s \\\n        ${specs(c).join(' \\\n        ')} ;;`).join('\n');
+  return `#compdef sfauth
+# sfauth zsh completion: source <(sfauth completion zsh), or save it as _sfauth in a folder on $fpath
+
+_sfauth_connections() {
+  local -a names
+  names=(\${(f)"$(sfauth completion --list-connections 2>/dev/null)"})
+  _describe -t connections 'connection' names
+}
+
+_sfauth() {
+  local curcontext="$curcontext" state line
+  local -a commands
+  commands=(
+${commandList}
+  )
+  _arguments -C \\
+    '(- *)'{-h,--help}'[show help]' \\
+    '(- *)'{-V,--version}'[show the version]' \\
+    '--no-color[no colour in the output]' \\
+    '1: :->command' \\
+    '*:: :->args'
+  case $state in
+    command) _describe -t commands 'sfauth command' commands ;;
+    args)
+      case $words[1] in
+${cases}
+      esac ;;
+  esac
+}
+
+if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then _sfauth "$@"; else compdef _sfauth sfauth; fi
 `;
 }
 

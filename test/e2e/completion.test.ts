@@ -1,8 +1,8 @@
 /**
  * `sfauth completion`: the bash script loaded into a real bash and asked for completions the way
  * bash's completion machinery asks (COMP_WORDS / COMP_CWORD), connection names read from the
- * config at completion time; the zsh script is the bash one behind zsh's bashcompinit; the fish
- * script's lines are checked for every command and flag. (This machine has no zsh or fish to run
+ * config at completion time; the zsh script (native `_arguments`) and the fish script are checked
+ * line by line for every command and flag. (This machine has no zsh or fish to run
  * them in; bash is always there.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,7 @@ describe('bash', () => {
   it('completes connection names from the config, values of fixed flags, and files', () => {
     expect(complete('sfauth test-connection -c ')).toEqual(['legacy-ci', 'loader', 'prod']);
     expect(complete('sfauth status --connection l')).toEqual(['legacy-ci', 'loader']);
+    expect(complete('sfauth doctor --admin-connection p')).toEqual(['prod']);
     expect(complete('sfauth keygen --type ')).toEqual(['ec', 'rsa']);
     expect(complete('sfauth pg-token --format e')).toEqual(['env']);
     expect(complete('sfauth jwt --alg RS')).toEqual(['RS256', 'RS384', 'RS512']);
@@ -73,13 +74,28 @@ describe('bash', () => {
 });
 
 describe('zsh and fish scripts', () => {
-  it('zsh: the bash function behind bashcompinit', () => {
+  it('zsh: native _arguments completion, every command and flag with its description, connection names for every connection flag', () => {
     const r = runCli(['completion', 'zsh']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^autoload -U \+X bashcompinit && bashcompinit$/m);
-    expect(r.stdout).toMatch(/^complete -o filenames -F _sfauth sfauth$/m);
-    // the same function bash runs
-    expect(r.stdout.replace(/^#.*\n|^autoload.*\n/gm, '')).toBe(runCli(['completion', 'bash']).stdout.replace(/^#.*\n/gm, ''));
+    expect(r.stdout.split('\n')[0]).toBe('#compdef sfauth');
+    expect(r.stdout).toMatch(/^if \[\[ \$\{zsh_eval_context\[-1\]\} == loadautofunc \]\]; then _sfauth "\$@"; else compdef _sfauth sfauth; fi$/m);
+    expect(r.stdout).not.toMatch(/bashcompinit/);
+    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'doctor', 'pg-token', 'completion']) {
+      expect(r.stdout).toMatch(new RegExp(`^    '${name}:[^']`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^    ${name}\\)$`, 'm'));
+    }
+    // a description's ':' and brackets are escaped for _arguments; its quote closes and reopens the string
+    expect(r.stdout).toContain("'--expires-in[named pair\\: expires after this many days (90 or 90d; 2w works too)]:expires-in: '");
+    expect(r.stdout).toContain("'--type[rsa | ec (default\\: rsa; --curve alone means ec)]:type:(rsa ec)'");
+    expect(r.stdout).toMatch(/'--private-key\[[^\n]*\]:file:_files'/);
+    expect(r.stdout).toMatch(/'--admin-connection\[after a failure, look at the user'\\''s keys[^\n]*\]:connection:_sfauth_connections'/);
+    expect(r.stdout).toMatch(/'-c\[a connection from the Snowflake CLI config \(connections\.toml\)\]:connection:_sfauth_connections'/);
+    expect(r.stdout).not.toContain('private-key-file');
+    // each _arguments spec line: quotes balanced once '\'' joins are taken out
+    for (const line of r.stdout.split('\n').filter((l) => /^ {8}'/.test(l))) {
+      expect((line.replace(/'\\''/g, '').match(/'/g) ?? []).length % 2, line).toBe(0);
+      expect(line.replace(/'\\''/g, '').replace(/\\[[\]:\\]/g, ''), line).toMatch(/^ {8}'[^']*'( \\)?( ;;)?$/);
+    }
   });
 
   it('fish: every command, every visible flag, connection names and fixed values', () => {
