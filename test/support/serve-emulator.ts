@@ -3,12 +3,17 @@
  * sfauth by hand (`npm run emulator`). Prints one JSON line on stdout, `{"url", "account"[, "caFile"]}`,
  * once it listens, and serves until stdin closes or it gets SIGINT/SIGTERM.
  *
- *   serve-emulator [--account NAME] [--port N] [--user NAME[=PUBLIC_KEY.pem]]... [--users FILE] [--tls] [--banner] [--latency MS]
+ *   serve-emulator [--account NAME] [--port N] [--user NAME[=PUBLIC_KEY.pem]]... [--users FILE] [--tls] [--banner]
+ *                  [--latency MS] [--clock-offset SECONDS] [--help]
  *
- * `--users FILE` seeds users from JSON: `[{"name": "SVC_LOADER", "publicKeyFile": "rsa_key.pub",
- * "publicKey2File"?: …, "role"?: "LOADER", "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"],
- * "pat"?: "token text", "keyPairs"?: [{"name": "CI_KEY", "publicKeyFile": "ci.pub", "roleRestriction"?: …,
- * "daysToExpiry"?: 90}]}]`; key files are relative to the JSON file. `--tls` serves HTTPS with a
+ * `--users FILE` seeds users from JSON, either an array of users or
+ * `{"users": [...], "latencyMs"?: 50, "clockOffsetSeconds"?: -120}` (the server's clock runs that far
+ * from this machine's: a negative offset puts it behind, so sfauth's tokens look issued in the future).
+ * A user: `{"name": "SVC_LOADER", "publicKeyFile": "rsa_key.pub", "publicKey2File"?: …, "role"?: "LOADER",
+ * "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"], "pat"?: "token text", "keyPairs"?: [{"name": "CI_KEY",
+ * "publicKeyFile": "ci.pub", "roleRestriction"?: …, "daysToExpiry"?: 90, "comment"?: …, "disabled"?: true,
+ * "expiresInHours"?: 6 (negative: already expired)}]}`; key files are relative to the JSON file. Flags
+ * win over the file. `--tls` serves HTTPS with a
  * certificate from a throw-away CA (test/support/tls.ts); `caFile` is that CA's certificate, for
  * NODE_EXTRA_CA_CERTS, deleted when the emulator stops. `--banner` adds a how-to on stderr.
  *
@@ -24,6 +29,26 @@ import { parseArgs } from 'node:util';
 import { startEmulator } from './emulator.js';
 import { makeTestPki, type TestPki } from './tls.js';
 
+const USAGE = `usage: npm run emulator -- [options]
+
+A local Snowflake SQL API emulator to try sfauth against (loopback only; nothing reaches Snowflake).
+
+  --users FILE            seed users, key pairs, PATs, latency and clock offset from JSON (see README "Trying it without Snowflake")
+  --user NAME[=KEY.pub]   add a user (repeatable), with its RSA_PUBLIC_KEY
+  --account NAME          the account it is (default MYORG-MYACCOUNT)
+  --port N                port on 127.0.0.1 (default: any free one)
+  --tls                   serve HTTPS with a throw-away CA (its file is printed, for NODE_EXTRA_CA_CERTS)
+  --latency MS            answer every request this much later
+  --clock-offset SECONDS  the server clock's offset from this machine's (negative: behind)
+  -h, --help              this help
+`;
+
+interface SeedFile {
+  users: SeedUser[];
+  latencyMs?: number;
+  clockOffsetSeconds?: number;
+}
+
 interface SeedUser {
   name: string;
   publicKeyFile?: string;
@@ -32,33 +57,57 @@ interface SeedUser {
   roles?: string[];
   manages?: string[];
   pat?: string;
-  keyPairs?: Array<{ name: string; publicKeyFile: string; roleRestriction?: string; daysToExpiry?: number }>;
+  keyPairs?: Array<{ name: string; publicKeyFile: string; roleRestriction?: string; daysToExpiry?: number; comment?: string; disabled?: boolean; expiresInHours?: number }>;
 }
-
-const { values } = parseArgs({
-  options: {
-    account: { type: 'string', default: 'MYORG-MYACCOUNT' },
-    port: { type: 'string', default: '0' },
-    user: { type: 'string', multiple: true, default: [] },
-    users: { type: 'string' },
-    tls: { type: 'boolean', default: false },
-    banner: { type: 'boolean', default: false },
-    latency: { type: 'string', default: '0' },
-  },
-});
 
 function fail(message: string): never {
   process.stderr.write(`emulator: ${message}\n`);
   process.exit(2);
 }
 
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      account: { type: 'string', default: 'MYORG-MYACCOUNT' },
+      port: { type: 'string', default: '0' },
+      user: { type: 'string', multiple: true, default: [] },
+      users: { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      banner: { type: 'boolean', default: false },
+      latency: { type: 'string' },
+      'clock-offset': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  // node:util's message names the option ("Unknown option '--prot'"); one line, then the way to help.
+  fail(`${(err as Error).message.split('\n')[0]} (npm run emulator -- --help)`);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, not '${values.port}'`);
 let seeds: SeedUser[] = [];
+let seedFile: Omit<SeedFile, 'users'> = {};
 if (values.users) {
   try {
-    seeds = JSON.parse(readFileSync(values.users, 'utf8')) as SeedUser[];
-    if (!Array.isArray(seeds) || !seeds.every((u) => u && typeof u.name === 'string')) throw new Error('expected an array of {"name": …}');
+    const doc = JSON.parse(readFileSync(values.users, 'utf8')) as SeedUser[] | SeedFile;
+    seeds = Array.isArray(doc) ? doc : doc?.users;
+    if (!Array.isArray(seeds) || !seeds.every((u) => u && typeof u.name === 'string')) throw new Error('expected an array of {"name": …}, or {"users": [...]}');
+    if (!Array.isArray(doc)) {
+      for (const field of ['latencyMs', 'clockOffsetSeconds'] as const) {
+        if (doc[field] !== undefined && (typeof doc[field] !== 'number' || !Number.isFinite(doc[field]))) throw new Error(`${field} must be a number`);
+      }
+      seedFile = { latencyMs: doc.latencyMs, clockOffsetSeconds: doc.clockOffsetSeconds };
+    }
   } catch (err) {
     fail(`cannot use ${values.users}: ${(err as Error).message}`);
   }
@@ -70,9 +119,19 @@ if (values.tls) {
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   pki = makeTestPki(dir);
 }
-const latencyMs = Number(values.latency);
+const latencyMs = values.latency !== undefined ? Number(values.latency) : (seedFile.latencyMs ?? 0);
 if (!Number.isFinite(latencyMs) || latencyMs < 0) fail(`--latency must be milliseconds, not '${values.latency}'`);
-const sf = await startEmulator({ account: values.account, port, latencyMs, ...(pki ? { tls: pki.server } : {}) });
+const clockSkewSeconds = values['clock-offset'] !== undefined ? Number(values['clock-offset']) : (seedFile.clockOffsetSeconds ?? 0);
+if (!Number.isFinite(clockSkewSeconds)) fail(`--clock-offset must be seconds, not '${values['clock-offset']}'`);
+let sf: Awaited<ReturnType<typeof startEmulator>>;
+try {
+  sf = await startEmulator({ account: values.account, port, latencyMs, clockSkewSeconds, ...(pki ? { tls: pki.server } : {}) });
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') fail(`port ${port} is in use: pick another with --port, or leave it out for any free one`);
+  if (code === 'EACCES') fail(`port ${port} needs privileges: use one above 1023, or leave --port out`);
+  fail(`cannot listen: ${(err as Error).message}`);
+}
 for (const spec of values.user) {
   const [name, keyFile] = spec.split('=', 2) as [string, string | undefined];
   sf.addUser(name, keyFile ? { rsaPublicKey: readFileSync(keyFile, 'utf8') } : {});
@@ -83,7 +142,15 @@ try {
   for (const u of seeds) {
     sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles });
     if (u.pat) sf.addPat(u.pat, u.name);
-    for (const p of u.keyPairs ?? []) sf.addKeyPair(u.name, p.name, pem(p.publicKeyFile)!, { ...(p.roleRestriction ? { roleRestriction: p.roleRestriction } : {}), ...(p.daysToExpiry ? { daysToExpiry: p.daysToExpiry } : {}) });
+    for (const p of u.keyPairs ?? []) {
+      sf.addKeyPair(u.name, p.name, pem(p.publicKeyFile)!, {
+        ...(p.roleRestriction ? { roleRestriction: p.roleRestriction } : {}),
+        ...(p.daysToExpiry ? { daysToExpiry: p.daysToExpiry } : {}),
+        ...(p.comment !== undefined ? { comment: p.comment } : {}),
+        ...(p.disabled ? { disabled: true } : {}),
+        ...(p.expiresInHours !== undefined ? { expiresAt: new Date(sf.now().getTime() + p.expiresInHours * 3_600_000) } : {}),
+      });
+    }
   }
   for (const u of seeds) for (const target of u.manages ?? []) sf.grant(u.name, target);
 } catch (err) {
@@ -95,6 +162,7 @@ if (values.banner) {
   process.stderr.write(
     [
       `emulator: Snowflake SQL API for account ${sf.account} at ${sf.url}${names.length ? `, users: ${names.join(', ')}` : ' (no users: pass --user NAME=KEY.pub or --users FILE)'}`,
+      ...(latencyMs || clockSkewSeconds ? [`  latency ${latencyMs} ms, server clock ${clockSkewSeconds >= 0 ? '+' : ''}${clockSkewSeconds} s from this machine's`] : []),
       `  try:  sfauth status --account ${sf.account.toLowerCase()} --host ${sf.url} --user NAME --private-key rsa_key.p8`,
       ...(pki ? [`  with: NODE_EXTRA_CA_CERTS=${pki.caFile}`] : []),
       '  Ctrl-C stops it.',
