@@ -259,7 +259,6 @@ export async function resolveConnection(flags: ConnectionFlags, env: Env, opts: 
   const config = await loadSnowflakeConfig(home, env);
   const result: ResolvedConnection = { origins: {}, warnings: [...config.warnings], files: [] };
   const missingHome = missingSnowflakeHome(env, home, cwd, homeDir);
-  if (missingHome) result.warnings.push(`SNOWFLAKE_HOME names ${missingHome}, which does not exist; reading ${home} instead, as the Snowflake CLI does`);
 
   // Which connection.
   let name: string | undefined;
@@ -297,6 +296,8 @@ export async function resolveConnection(flags: ConnectionFlags, env: Env, opts: 
       usedFile(result, config, found.file);
     }
     result.origins.connection = nameOrigin!;
+    // The connection came from another folder than the one SNOWFLAKE_HOME names: say so, once.
+    if (missingHome) result.warnings.push(`SNOWFLAKE_HOME names ${missingHome}, which does not exist; connection '${name}' was read from ${home} instead, as the Snowflake CLI does`);
   }
   checkPermissions(result, config, env, opts.platform);
 

@@ -1,6 +1,6 @@
 /**
- * The README's secret-store recipes, run verbatim (run `npm run build` first): each `<!-- recipe: NAME -->`
- * block is taken from README.md as it is and run with `sh`, against the emulator, with `sfauth` and a
+ * The secret-store recipes of docs/rotate.md, run verbatim (run `npm run build` first): each `<!-- recipe: NAME -->`
+ * block is taken from docs/rotate.md as it is and run with `sh`, against the emulator, with `sfauth` and a
  * stand-in for the store's CLI (gh, aws, vault, kubectl) on PATH. The stand-ins record their arguments,
  * their environment and what they read; the test checks that the store received the private key that
  * Snowflake now has, and that the old key is gone. The scheduled GitHub Actions workflow is run the
@@ -18,7 +18,7 @@ import { fingerprintOf } from '../support/rotation.js';
 
 const gen = promisify(generateKeyPair);
 const DAY = 86_400_000;
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const README = readFileSync(join(ROOT, 'docs', 'rotate.md'), 'utf8');
 
 /** The README's recipe blocks by name. */
 function recipes(): Map<string, { lang: string; body: string }> {

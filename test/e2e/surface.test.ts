@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCliAsync, tempDir } from '../support/cli.js';
 import { startEmulator } from '../support/emulator.js';
@@ -190,9 +190,16 @@ describe('warnings where the Snowflake CLI is silent', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^hint: SNOWFLAKE_HOME names .*no-such-folder, which does not exist: fix the variable/m);
     expect(r.stderr).not.toMatch(/point SNOWFLAKE_HOME/);
+    // flags alone take nothing from a config folder: nothing to say
     const flagsOnly = await runCliAsync(['jwt', '--account', 'myorg-myaccount', '--user', 'SVC', '--private-key', 'k.p8'], { cwd: dir, env: { HOME: dir, SNOWFLAKE_HOME: join(dir, 'no-such-folder') } });
     expect(flagsOnly.code).toBe(0);
-    expect(flagsOnly.stderr).toMatch(/^warning: SNOWFLAKE_HOME names .*no-such-folder, which does not exist; reading .* instead, as the Snowflake CLI does$/m);
+    expect(flagsOnly.stderr).toBe('');
+    // a connection found in the folder the Snowflake CLI falls back to (the platform folder): named
+    mkdirSync(join(dir, '.config', 'snowflake'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, '.config', 'snowflake', 'connections.toml'), `[loader]\naccount = "myorg-myaccount"\nuser = "SVC"\nprivate_key_file = "${join(dir, 'k.p8')}"\n`, { mode: 0o600 });
+    const fallback = await runCliAsync(['jwt', '-c', 'loader'], { cwd: dir, env: { HOME: dir, XDG_CONFIG_HOME: undefined, SNOWFLAKE_HOME: join(dir, 'no-such-folder') } });
+    expect(fallback.code, fallback.stderr).toBe(0);
+    expect(fallback.stderr).toMatch(/^warning: SNOWFLAKE_HOME names .*no-such-folder, which does not exist; connection 'loader' was read from .*\.config\/snowflake instead, as the Snowflake CLI does$/m);
   });
 
   it('an unencrypted private key others can read: a warning (as ssh), the token still printed; at 0600 nothing', async () => {
