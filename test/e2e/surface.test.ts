@@ -134,6 +134,29 @@ describe('tables on a terminal', () => {
   });
 });
 
+describe('doctor on a terminal', () => {
+  it('PASS/WARN/FAIL coloured (green, yellow, red) and a verdict line; plain when piped', async () => {
+    const sf = await startEmulator();
+    const { dir, cleanup } = tempDir('sfauth-doctor-colour-');
+    cleanups.push(async () => {
+      await sf.close();
+      cleanup();
+    });
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    sf.addUser('SVC', { rsaPublicKey: k.publicKey });
+    const args = ['doctor', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', join(dir, 'k.p8')];
+    const r = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: undefined }, steps: [], columns: 200 });
+    expect(r.code, r.output).toBe(0);
+    expect(r.raw).toMatch(/\u001b\[32mpass\u001b\[39m  authentication/);
+    expect(r.raw).toMatch(/\u001b\[33mWARN\u001b\[39m  private key/); // an EC key: the driver note
+    expect(r.output).toMatch(/^1 warning: private key: EC P-256/m);
+    const piped = await runCliAsync(args, { cwd: dir, env: { HOME: dir } });
+    expect(piped.stdout).toMatch(/^pass  authentication/m);
+    expect(piped.stdout + piped.stderr).not.toMatch(/\u001b\[/);
+  });
+});
+
 describe('help', () => {
   it('rotate --help groups its options, with --apply first', async () => {
     const r = await runCliAsync(['rotate', '--help']);
