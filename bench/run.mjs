@@ -14,6 +14,8 @@
 //   --fleet-users N  users of the fleet case (default 200; 0 skips it), rotated by an admin with
 //                    --concurrency 16 against the emulator at 50 ms latency per request
 //   --fleet-rounds N fleet rounds (default 3), each beside single-user rotations for the ideal
+//   --audit-users N  users of the audit case (default 2000; 0 skips it): each with a legacy key and
+//                    a PAT, read at --concurrency 16 through 50 ms latency, SHOW USERS in partitions
 //   --no-fail        report only; exit 0 even when a target fails
 //
 // Exits 1 when a target fails (unless --no-fail). Rows for commands not built yet read n/a.
@@ -39,6 +41,7 @@ const { values: opts } = parseArgs({
     mem: { type: 'string' },
     'fleet-users': { type: 'string', default: '200' },
     'fleet-rounds': { type: 'string', default: '3' },
+    'audit-users': { type: 'string', default: '2000' },
     'no-fail': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -53,6 +56,8 @@ const KEYS = positive(opts.keys, '--keys');
 const JWT_SECONDS = positive(opts['jwt-seconds'], '--jwt-seconds');
 const FLEET_USERS = opts['fleet-users'] === '0' ? 0 : positive(opts['fleet-users'], '--fleet-users');
 const FLEET_ROUNDS = positive(opts['fleet-rounds'], '--fleet-rounds');
+const AUDIT_USERS = opts['audit-users'] === '0' ? 0 : positive(opts['audit-users'], '--audit-users');
+const AUDIT_PARTITION_ROWS = 500;
 const FLEET_CONCURRENCY = 16;
 const FLEET_LATENCY_MS = 50;
 
@@ -300,6 +305,60 @@ const tp = throughput();
 // scheduling, and RSA prime search is CPU work that 16 workers cannot share on fewer than 16 cores.
 // One RSA-2048 fleet run is reported beside it, against its CPU floor (users × keygen time / cores).
 
+// The audit (issue 25): AUDIT_USERS users, each with a legacy key and a PAT, behind 50 ms of latency,
+// read at --concurrency 16; SHOW USERS comes in partitions. Its time against the ideal; its peak
+// memory against a 20-user audit's (the report grows with the account, the working set should not).
+async function auditBench() {
+  const dir = join(tmp, 'audit');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  const seed = (n) => ({
+    latencyMs: FLEET_LATENCY_MS,
+    partitionRows: AUDIT_PARTITION_ROWS,
+    users: [
+      { name: 'AUDIT_ADMIN', publicKeyFile: PUB, manages: ['*'] },
+      ...Array.from({ length: n }, (_, i) => ({ name: `SVC_${String(i + 1).padStart(5, '0')}`, publicKeyFile: PUB, type: 'SERVICE', pats: [{ name: 'ETL', roleRestriction: 'PUBLIC', expiresInHours: 24 * 60 }] })),
+    ],
+  });
+  const runAudit = async (n, rounds) => {
+    writeFileSync(join(dir, `users-${n}.json`), JSON.stringify(seed(n)));
+    const em = await startEmulator(['--account', ACCOUNT, '--users', join(dir, `users-${n}.json`)]);
+    try {
+      const args = [BIN, 'audit', '--account', ACCOUNT, '--host', em.url, '--user', 'AUDIT_ADMIN', '--private-key', KEY, '--concurrency', String(FLEET_CONCURRENCY), '--fail-on', 'none', '--json', '--timeout', '5m'];
+      const times = [];
+      const mems = [];
+      let trips;
+      let partitions = 0;
+      for (let round = 0; round < rounds; round++) {
+        em.reset();
+        const t0 = process.hrtime.bigint();
+        const r = spawnSync(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv, HOME: dir }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+        if (r.status !== 0) throw new Error(`bench: audit case failed:\n${r.stderr.slice(-2000)}`);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        trips = await em.stats();
+        if (JSON.parse(r.stdout).users.length !== n + 1) throw new Error('bench: the audit did not report every user');
+        mems.push(mem.measure(args, { ...childEnv, HOME: dir }));
+        process.stderr.write(`\r  audit of ${n} users, round ${round + 1}/${rounds}`);
+      }
+      partitions = Math.ceil((n + 1) / AUDIT_PARTITION_ROWS);
+      return { time: median(times), mem: median(mems), trips, partitions };
+    } finally {
+      em.child.kill();
+    }
+  };
+  // One start of the same command against a refused port: what the ideal adds once.
+  const starts = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    spawnSync(NODE, [BIN, 'audit', '--account', ACCOUNT, '--host', 'http://127.0.0.1:9', '--user', 'X', '--private-key', KEY, '--timeout', '2s'], { stdio: 'ignore', env: childEnv });
+    starts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const small = await runAudit(20, 3);
+  const big = await runAudit(AUDIT_USERS, 3);
+  process.stderr.write('\n');
+  return { audit: big.time, auditMem: big.mem, smallMem: small.mem, trips: big.trips, partitions: big.partitions, start: median(starts) };
+}
+
 async function fleetBench() {
   const dir = join(tmp, 'fleet');
   const { mkdirSync } = await import('node:fs');
@@ -434,6 +493,23 @@ const machine = `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cores} cores, ${Ma
 const cacheFile = join(root, 'dist', 'cli.cjs.cache');
 const cacheBefore = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
 const fleetFigures = FLEET_USERS > 0 ? await fleetBench() : undefined;
+const auditFigures = AUDIT_USERS > 0 ? await auditBench() : undefined;
+const auditRows = [];
+if (auditFigures) {
+  // The ideal: the reads needed, 16 at a time, one round trip each (a user's three statements go
+  // together), plus SHOW USERS and its later partitions (fetched 4 at a time), plus one start.
+  const partitionTrips = Math.ceil((auditFigures.partitions - 1) / 4);
+  const waves = Math.ceil(AUDIT_USERS / FLEET_CONCURRENCY);
+  const ideal = (waves + 1 + partitionTrips) * FLEET_LATENCY_MS + auditFigures.start;
+  const timeRatio = auditFigures.audit / ideal;
+  const memRatio = auditFigures.auditMem / auditFigures.smallMem;
+  auditRows.push(
+    [`audit: ${AUDIT_USERS} users (a key and a PAT each), --concurrency ${FLEET_CONCURRENCY}, ${FLEET_LATENCY_MS} ms latency`, `${fmt(auditFigures.audit)} ms`, `${fmt(timeRatio, 2)}× of the ideal ${fmt(ideal)} ms (${waves} waves + SHOW USERS + ${partitionTrips} partition round trips) × ${FLEET_LATENCY_MS} ms + one start)`, '≤ 1.5×', verdict('audit time', timeRatio, 1.5)],
+    ['round trips of that audit (counted by the emulator)', `${auditFigures.trips.roundTrips} (${auditFigures.trips.requests} requests)`, '—', `≈ ${waves + 1 + partitionTrips}`, ''],
+    [`SHOW USERS answered in partitions of ${AUDIT_PARTITION_ROWS} rows`, `${auditFigures.partitions} partitions`, '—', '> 1', verdict('audit partitions', auditFigures.partitions > 1 ? 1 : 2, 1)],
+    ['audit peak memory', `${fmt(auditFigures.auditMem / 1024)} MiB`, `${fmt(memRatio, 2)}× of a 20-user audit (${fmt(auditFigures.smallMem / 1024)} MiB)`, '≤ 1.5×', verdict('audit memory', memRatio, 1.5)],
+  );
+}
 const fleetRows = [];
 
 // After a fleet run (issue 29): start-up must not depend on which command ran last. The fleet runs
@@ -503,6 +579,7 @@ const out = [
   table(['in-process', 'figure', 'ratio', 'target', 'result'], tpRows),
   ...(fleetRows.length ? ['', table(['fleet', 'figure', 'ratio', 'target', 'result'], fleetRows)] : []),
   ...(afterRows.length ? ['', table(['after a fleet run', 'figure', 'ratio', 'target', 'result'], afterRows)] : []),
+  ...(auditRows.length ? ['', table(['audit', 'figure', 'ratio', 'target', 'result'], auditRows)] : []),
 ];
 const notes = cases.filter((c) => c.na).map((c) => `n/a: ${c.label}: ${c.na}`);
 if (tp.jwt.why) notes.push(`n/a: JWT mint throughput: ${tp.jwt.why}`);

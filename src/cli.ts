@@ -110,6 +110,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   rotate: () => import('./commands/rotate.js') as Promise<CommandModule>,
   'pg-token': () => import('./commands/pg-token.js') as Promise<CommandModule>,
   doctor: () => import('./commands/doctor.js') as Promise<CommandModule>,
+  audit: () => import('./commands/audit.js') as Promise<CommandModule>,
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
 };
 
@@ -361,6 +362,34 @@ const specs: CommandSpec[] = [
       jsonOption(cmd);
     },
     load: loaders.doctor!,
+  },
+  {
+    name: 'audit',
+    summary: 'every user of the account and their keys and tokens, judged: old, expiring, unused, risky; exit 1 on findings at or above --fail-on',
+    examples: [
+      'sfauth audit -c admin                                   # the report, worst first',
+      'sfauth audit -c admin --type service --fail-on medium   # CI: exit 1 on medium or worse',
+      'sfauth audit -c admin --targets-out due.txt && sfauth rotate -c admin --targets due.txt --out-dir keys',
+      'sfauth audit -c admin --format csv > audit.csv',
+      'sfauth audit -c admin --source account-usage --warehouse ADMIN_WH --json',
+    ],
+    configure(cmd) {
+      cmd.option('--users <pattern>', "only users whose name matches this SHOW USERS LIKE pattern (% any run, _ one character, \\ escapes)");
+      cmd.option('--type <type>', 'service | person | all (default: all)');
+      cmd.option('--max-age <duration>', 'a key set or created longer ago is key-too-old (default 180d, as the CIS benchmark asks)');
+      cmd.option('--expiring-within <duration>', 'a credential expiring within this is expiring-soon (default 14d; within 7d it is high)');
+      cmd.option('--unused-for <duration>', 'a named pair or PAT not used for this long is unused (default 90d)');
+      cmd.option('--fail-on <severity>', 'exit 1 when a finding is at or above: high | medium | low | info | none (default: high)');
+      cmd.option('--source <source>', 'live (each user read now; default) | account-usage (two ACCOUNT_USAGE views, up to 2 h old; needs --warehouse)');
+      cmd.option('--concurrency <n>', 'users read at a time (live; default 8, at most 64)');
+      cmd.option('--targets-out <path>', 'write the users with a key due for rotation, in rotate --targets form');
+      connectionOptions(cmd);
+      cmd.optionsGroup('Output:');
+      cmd.option('--format <format>', 'table | json | csv | markdown (default: table; --json = json)');
+      jsonOption(cmd);
+      wideOption(cmd);
+    },
+    load: loaders.audit!,
   },
   {
     name: 'completion',

@@ -33,9 +33,17 @@ const VALUES: Record<string, string[]> = {
   '--curve': ['P-256', 'P-384', 'P-521'],
   '--slot': ['1', '2'],
   '--format': ['token', 'env', 'json'],
+  '--source': ['live', 'account-usage'],
+  '--fail-on': ['high', 'medium', 'low', 'info', 'none'],
   '--token-type': ['oauth', 'pat'],
   '--alg': ['RS256', 'RS384', 'RS512'],
 };
+
+/** Where a command gives a flag other values than the table above. */
+const COMMAND_VALUES: Record<string, Record<string, string[]>> = {
+  audit: { '--type': ['service', 'person', 'all'], '--format': ['table', 'json', 'csv', 'markdown'] },
+};
+const valuesOf = (command: string, flag: string): string[] | undefined => COMMAND_VALUES[command]?.[flag] ?? VALUES[flag];
 
 const CONNECTION_FLAGS = ['-c', '--connection', '--admin-connection'];
 /** Words for a command's positional argument (else files). */
@@ -70,6 +78,9 @@ function bashScript(commands: CompletionCommand[]): string {
   const valueCases = Object.entries(VALUES)
     .map(([flag, values]) => `    ${flag}) COMPREPLY=($(compgen -W "${quoteWords(values)}" -- "$cur")); return ;;`)
     .join('\n');
+  const commandValueCases = Object.entries(COMMAND_VALUES)
+    .flatMap(([command, flags]) => Object.entries(flags).map(([flag, values]) => `    "${command} ${flag}") COMPREPLY=($(compgen -W "${quoteWords(values)}" -- "$cur")); return ;;`))
+    .join('\n');
   const commandCases = commands
     .map((c) => {
       const words = POSITIONAL[c.name];
@@ -86,6 +97,9 @@ _sfauth() {
     COMPREPLY=($(compgen -W "${quoteWords(commands.map((c) => c.name))} --help --version --no-color" -- "$cur"))
     return
   fi
+  case "$cmd $prev" in
+${commandValueCases}
+  esac
   case "$prev" in
     ${CONNECTION_FLAGS.join('|')}) COMPREPLY=($(compgen -W "$(sfauth completion --list-connections 2>/dev/null)" -- "$cur")); return ;;
 ${valueCases}
@@ -110,9 +124,10 @@ complete -o filenames -F _sfauth sfauth
 function zshScript(commands: CompletionCommand[]): string {
   const q = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
   const desc = (text: string) => text.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1');
-  const action = (o: CompletionCommand['options'][number], long: string) => {
+  const action = (o: CompletionCommand['options'][number], long: string, command: string) => {
     if (CONNECTION_FLAGS.includes(long)) return ':connection:_sfauth_connections';
-    if (VALUES[long]) return `:${long.slice(2)}:(${VALUES[long]!.join(' ')})`;
+    const values = valuesOf(command, long);
+    if (values) return `:${long.slice(2)}:(${values.join(' ')})`;
     if (o.path) return ':file:_files';
     if (o.takesValue) return `:${long.slice(2)}: `;
     return '';
@@ -121,7 +136,7 @@ function zshScript(commands: CompletionCommand[]): string {
     const lines: string[] = [];
     for (const o of c.options) {
       const long = o.flags.find((f) => f.startsWith('--'))!;
-      for (const flag of o.flags) lines.push(q(`${flag}[${desc(o.description)}]${action(o, long)}`));
+      for (const flag of o.flags) lines.push(q(`${flag}[${desc(o.description)}]${action(o, long, c.name)}`));
     }
     lines.push(q('(- *)--help[show help]'));
     const positional = POSITIONAL[c.name];
@@ -181,7 +196,7 @@ function fishScript(commands: CompletionCommand[]): string {
       const long = o.flags.find((f) => f.startsWith('--'))!.slice(2);
       const short = o.flags.find((f) => /^-[a-zA-Z]$/.test(f));
       const head = `complete -c sfauth ${when}${short ? ` -s ${short.slice(1)}` : ''} -l ${long}`;
-      const values = VALUES[`--${long}`];
+      const values = valuesOf(c.name, `--${long}`);
       let what = '';
       if (CONNECTION_FLAGS.includes(`--${long}`)) what = ` -x -a '(sfauth completion --list-connections 2>/dev/null)'`;
       else if (values) what = ` -x -a ${esc(values.join(' '))}`;

@@ -26,7 +26,8 @@ export function parseTargets(text: string, source: string): string[] {
     // A quoted line is a quoted identifier: `"svc x"` is the user svc x, and `"svc_lower"` stays quoted
     // (unquoted it would be read as SVC_LOWER, another user).
     const quoted = line.startsWith('"') && line.endsWith('"') && line.length > 2;
-    const inner = quoted ? line.slice(1, -1) : line;
+    // Inside quotes `""` is one `"`, as in any quoted identifier (what `sfauth audit --targets-out` writes).
+    const inner = quoted ? line.slice(1, -1).replace(/""/g, '"') : line;
     const name = quoted && /^[A-Za-z_][A-Za-z0-9_$]*$/.test(inner) && inner !== inner.toUpperCase() ? line : inner;
     const key = normalizeUserName(name);
     const first = seen.get(key);

@@ -23,6 +23,7 @@ import type { Output } from '../ui/output.js';
 import type { Progress } from '../ui/progress.js';
 import { homeDirOf, transportOf, type Session } from '../snowflake/session.js';
 import { Throttle } from '../snowflake/throttle.js';
+import { eachAtMost } from '../snowflake/pool.js';
 import { ensurePrivateFolder, keyStateFolder, stateDir } from './lock.js';
 import { rotateUser, type RotationOutcome, type RotationRequest } from './rotation.js';
 import { findJournals, type FoundJournal } from './journal.js';
@@ -113,8 +114,6 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
   const { ctx, session } = input;
   const throttle = new Throttle(ctx.now);
   const transport = transportOf(ctx);
-  const results: FleetResult[] = new Array(input.targets.length);
-  let next = 0;
   // One scan of the shared folder for every user's earlier journals (each user's own state folder,
   // with --store-cmd and no --out-dir, is scanned by its rotation).
   let shared: FoundJournal[] | undefined;
@@ -185,17 +184,13 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
     }
   };
 
-  const worker = async () => {
-    for (let i = next++; i < input.targets.length; i = next++) {
-      results[i] = await one(input.targets[i]!);
-      if (record && recordPath) {
-        record.users[normalizeUserName(input.targets[i]!)] = results[i]!.outcome;
-        writeFleetRecord(recordPath, record);
-      }
-      onResult(results[i]!);
+  const results = await eachAtMost(input.targets, input.concurrency, one, (result, i) => {
+    if (record && recordPath) {
+      record.users[normalizeUserName(input.targets[i]!)] = result.outcome;
+      writeFleetRecord(recordPath, record);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(input.concurrency, input.targets.length) }, worker));
+    onResult(result);
+  });
   // Every user finished: the run is over, and the next one rotates everyone again.
   if (recordPath && results.every((x) => FINISHED.has(x.outcome))) removeQuietly(recordPath);
   return results;

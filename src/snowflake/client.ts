@@ -87,6 +87,10 @@ const POLL_FIRST_MS = 250;
 const POLL_CAP_MS = 2000;
 /** The largest answer sfauth reads (DESIGN.md §3): DESC USER and SHOW are a few KiB. */
 const ANSWER_CAP = 16 * 1024 * 1024;
+/** A partitioned result: at most this many partitions, fetched this many at a time, this many rows in all. */
+const MAX_PARTITIONS = 1000;
+const PARTITIONS_AT_ONCE = 4;
+const MAX_ROWS = 1_000_000;
 /** How much of an error body we read for a message. */
 const EXCERPT_READ_LIMIT = 64 * 1024;
 const EXCERPT_CHARS = 120;
@@ -220,8 +224,9 @@ export class SnowflakeClient {
     }
   }
 
-  private headers(method: 'GET' | 'POST'): Record<string, string> {
+  private headers(method: 'GET' | 'POST', gzip = false): Record<string, string> {
     return {
+      ...(gzip ? { 'Accept-Encoding': 'gzip' } : {}),
       Authorization: `Bearer ${this.token()}`,
       'X-Snowflake-Authorization-Token-Type': TOKEN_TYPE[this.options.credential.kind],
       ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}),
@@ -332,7 +337,7 @@ export class SnowflakeClient {
    * One HTTP exchange, body included, so a connection that breaks mid-body is retried like a reset.
    * Network failures come back as a Failure, never thrown raw. Error bodies are read only in part.
    */
-  private async attempt(url: string, method: 'GET' | 'POST', body: string | undefined, lastFailure: string): Promise<Attempt> {
+  private async attempt(url: string, method: 'GET' | 'POST', body: string | undefined, lastFailure: string, gzip = false): Promise<Attempt> {
     const left = this.remaining();
     if (left <= 0) throw this.timeoutError(lastFailure);
     let response: HttpAnswer;
@@ -340,7 +345,7 @@ export class SnowflakeClient {
       response = await this.options.transport.request({
         url,
         method,
-        headers: this.headers(method),
+        headers: this.headers(method, gzip),
         body,
         timeoutMs: Math.min(left, MAX_TIMER_MS),
         limitFor: (status) => (status === 200 ? ANSWER_CAP : EXCERPT_READ_LIMIT),
@@ -527,7 +532,7 @@ export class SnowflakeClient {
   private async handle(response: HttpAnswer, text: string, requestId: string): Promise<StatementResult> {
     const json = parseJson(text);
     const status = response.status;
-    if (status === 200) return this.toResult(response, text, json, requestId);
+    if (status === 200) return this.withPartitions(this.toResult(response, text, json, requestId), json, response, text);
     if (status === 202) {
       const handle = (json as { statementHandle?: unknown } | undefined)?.statementHandle;
       if (typeof handle !== 'string' || handle === '') throw this.unexpected(response, text, 'a 202 without a statementHandle');
@@ -619,6 +624,12 @@ export class SnowflakeClient {
     });
   }
 
+  private cleanCell(cell: string, secrets: readonly string[]): string {
+    let value = plainText(cell);
+    for (const secret of secrets) value = value.split(secret).join('<redacted>');
+    return value;
+  }
+
   private toResult(response: HttpAnswer, text: string, json: unknown, requestId: string): StatementResult {
     if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw this.unexpected(response, text, 'the body is not JSON');
@@ -635,17 +646,63 @@ export class SnowflakeClient {
     // Cell values reach the terminal (CURRENT_USER(), DESC USER values): no escapes, no controls, and
     // never the bearer token in use, whatever the server puts there.
     const secrets = this.secrets();
-    const clean = (cell: string) => {
-      let value = plainText(cell);
-      for (const secret of secrets) value = value.split(secret).join('<redacted>');
-      return value;
-    };
+    const clean = (cell: string) => this.cleanCell(cell, secrets);
     return {
       requestId,
       statementHandle: typeof body.statementHandle === 'string' ? body.statementHandle : undefined,
       columns: rowType.map((c) => plainLine((c as { name: string }).name)),
       rows: (data as (string | null)[][]).map((row) => row.map((cell) => (cell === null ? null : clean(cell)))),
     };
+  }
+
+  /**
+   * A result too large for one answer comes in partitions (sqlapi.yaml `ResultSet.resultSetMetaData.
+   * partitionInfo`): partition 0 is inline, the others are `GET /api/v2/statements/{handle}?partition=N`,
+   * fetched a few at a time (gzip welcome), each retried like a statement, inside the same deadline.
+   */
+  private async withPartitions(first: StatementResult, json: unknown, response: HttpAnswer, text: string): Promise<StatementResult> {
+    const info = (json as { resultSetMetaData?: { partitionInfo?: unknown } }).resultSetMetaData?.partitionInfo;
+    if (!Array.isArray(info) || info.length <= 1) return first;
+    if (info.length > MAX_PARTITIONS) throw this.unexpected(response, text, `${info.length} result partitions (at most ${MAX_PARTITIONS} are read)`);
+    if (!first.statementHandle) throw this.unexpected(response, text, 'a partitioned result without a statementHandle');
+    const url = (n: number) => `${this.options.baseUrl}/api/v2/statements/${encodeURIComponent(first.statementHandle!)}?partition=${n}`;
+    const parts: (string | null)[][][] = [];
+    for (let n = 1; n < info.length; n += PARTITIONS_AT_ONCE) {
+      const batch = Array.from({ length: Math.min(PARTITIONS_AT_ONCE, info.length - n) }, (_, i) => this.partition(url(n + i), first.columns.length));
+      parts.push(...(await Promise.all(batch)));
+    }
+    const rows = first.rows.concat(...parts);
+    if (rows.length > MAX_ROWS) throw this.unexpected(response, text, `more than ${MAX_ROWS} rows`);
+    return { ...first, rows };
+  }
+
+  /** One partition's rows (its answer carries `data`; the metadata came with partition 0). */
+  private async partition(url: string, width: number): Promise<(string | null)[][]> {
+    let lastFailure = '';
+    for (let attempt = 0; ; attempt++) {
+      await this.options.throttle?.waitTurn();
+      const outcome = await this.attempt(url, 'GET', undefined, lastFailure, true);
+      if (outcome.kind === 'failure') {
+        if (!outcome.failure.retry) throw outcome.failure.error;
+        lastFailure = outcome.failure.describe;
+        await this.backoff(attempt, lastFailure);
+        continue;
+      }
+      const { response, text } = outcome;
+      if (RETRY_STATUS.has(response.status)) {
+        lastFailure = this.describeStatus(response, text);
+        if (response.status === 429 && this.options.throttle) await this.rateLimited(attempt, lastFailure, this.retryAfterMs(response));
+        else await this.backoff(attempt, lastFailure, this.retryAfterMs(response));
+        continue;
+      }
+      if (response.status !== 200) return (await this.handle(response, text, '')).rows;
+      const data = (parseJson(text) as { data?: unknown } | undefined)?.data;
+      if (!Array.isArray(data) || !data.every((row) => Array.isArray(row) && row.length === width && row.every((cell) => cell === null || typeof cell === 'string'))) {
+        throw this.unexpected(response, text, `partition data is not rows of ${width} strings`);
+      }
+      const secrets = this.secrets();
+      return (data as (string | null)[][]).map((row) => row.map((cell) => (cell === null ? null : this.cleanCell(cell, secrets))));
+    }
   }
 
   /** A 202 means "still running": poll its handle until 200, inside the same deadline. */

@@ -12,6 +12,8 @@
  * it on background threads before the process may exit, which cost a one-request CLI run ~0.25 s and
  * ~30 MiB. node:http's parser is native, and a tunnel needs a raw socket anyway.
  */
+import { createGunzip } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -167,13 +169,26 @@ export class HttpTransport implements Transport {
           settle(() => resolve(answer(true)));
         };
         if (status === 200 && Number(res.headers['content-length']) > limit) return cut();
-        res.on('data', (chunk: Buffer) => {
+        // A gzip answer (asked for with Accept-Encoding, for result partitions) is counted against the
+        // limit as it inflates, so a small bomb cannot grow past the cap.
+        const gzip = /\bgzip\b/i.test(String(res.headers['content-encoding'] ?? ''));
+        const body = gzip ? res.pipe(createGunzip()) : res;
+        if (gzip) {
+          body.on('error', (err: Error & { code?: string }) => {
+            res.destroy();
+            settle(() => reject(new NetworkError(`the gzip answer is corrupt (${err.code ?? err.message})`, 'BAD_GZIP', 'http', attempt.route, 'target')));
+          });
+        }
+        body.on('data', (chunk: Buffer) => {
           if (settled) return;
           chunks.push(chunk);
           size += chunk.length;
-          if (size > limit) cut();
+          if (size > limit) {
+            if (gzip) (body as Transform).destroy();
+            cut();
+          }
         });
-        res.on('end', () => settle(() => resolve(answer(false))));
+        body.on('end', () => settle(() => resolve(answer(false))));
         res.on('close', () => {
           if (!res.complete) settle(() => reject(new NetworkError('the answer broke off', 'ANSWER_BROKE_OFF', 'http', attempt.route, 'target')));
         });

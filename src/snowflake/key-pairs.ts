@@ -81,7 +81,7 @@ export async function showKeyPairs(client: SnowflakeClient, user: string): Promi
 }
 
 /** A server from before named key pairs: the statement is a syntax error or an unknown feature. */
-function unknownStatement(err: CheckFailedError): boolean {
+export function unknownStatement(err: CheckFailedError): boolean {
   const code = (err.data as { code?: string } | undefined)?.code;
   return code === '001003' || code === '000002' || /syntax error|unsupported feature|not supported/i.test(err.message);
 }

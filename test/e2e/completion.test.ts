@@ -44,7 +44,7 @@ describe('bash', () => {
   it('completes commands, then each command\'s flags', () => {
     expect(complete('sfauth te')).toEqual(['test-connection']);
     expect(complete('sfauth ')).toEqual(
-      ['--help', '--no-color', '--version', 'completion', 'doctor', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
+      ['--help', '--no-color', '--version', 'audit', 'completion', 'doctor', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
     );
     expect(complete('sfauth keygen --cu')).toEqual(['--curve']);
     expect(complete('sfauth keygen --c')).toEqual(['--comment', '--curve']);
@@ -56,6 +56,10 @@ describe('bash', () => {
     expect(complete('sfauth test-connection -c ')).toEqual(['legacy-ci', 'loader', 'prod']);
     expect(complete('sfauth status --connection l')).toEqual(['legacy-ci', 'loader']);
     expect(complete('sfauth doctor --admin-connection p')).toEqual(['prod']);
+    // a flag whose values depend on the command
+    expect(complete('sfauth audit --type ')).toEqual(['all', 'person', 'service']);
+    expect(complete('sfauth audit --format ')).toEqual(['csv', 'json', 'markdown', 'table']);
+    expect(complete('sfauth keygen --type ')).toEqual(['ec', 'rsa']);
     expect(complete('sfauth keygen --type ')).toEqual(['ec', 'rsa']);
     expect(complete('sfauth pg-token --format e')).toEqual(['env']);
     expect(complete('sfauth jwt --alg RS')).toEqual(['RS256', 'RS384', 'RS512']);

@@ -179,10 +179,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 import { KeyRejected, parseAlterKeyBody, parseSetupKey, type ParsedPublicKey } from './emulator/keys.js';
 import { JWT_FAILURES, verifyKeypairJwt, type JwtFailureCode } from './emulator/jwt.js';
-import { parseStatement, SqlSyntaxError, StatementCountError, type KeyPairAction, type SelectItem, type Statement } from './emulator/sql.js';
+import { likeRegExp, parseStatement, SqlSyntaxError, StatementCountError, type KeyPairAction, type SelectItem, type Statement } from './emulator/sql.js';
 import { KEY_PAIR_ERRORS, KeyPairError, pairStatus, prunePairs, RESERVED_PAIR_NAMES, ROTATED_NAME, type KeyPairRules, type NamedPair, type PairStatus } from './emulator/key-pairs.js';
 import { formatSnowflakeTime } from './emulator/time.js';
 
@@ -212,6 +213,14 @@ export interface EmulatorOptions {
   port?: number;
   /** Named key pairs (July 2026); false: a server from before, where SHOW USER KEY PAIRS and the KEY PAIR forms are syntax errors. */
   namedKeyPairs?: boolean;
+  /** A server that knows SHOW USER PATS (default true); false: it is a syntax error, as before PATs. */
+  pats?: boolean;
+  /**
+   * Rows per result partition (default 1000): a larger result comes as partitions (sqlapi.yaml
+   * `partitionInfo`), partition 0 inline and the rest from `GET …/statements/{handle}?partition=N`,
+   * gzipped when the request accepts it.
+   */
+  partitionRows?: number;
   /** Pairs per user, rotated-out ones included (default 10). */
   keyPairLimit?: number;
   /** Unconfirmed: SHOW's fingerprint as `SHA256:<b64>` (default) or bare base64. */
@@ -287,6 +296,25 @@ export interface UserInit {
   /** Set time of slot 1 (default: server now; null: unknown). */
   lastSet1?: Date | null;
   lastSet2?: Date | null;
+  /** What SHOW USERS and ACCOUNT_USAGE.USERS show (docs: show-users, account-usage/users). */
+  type?: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE' | null;
+  hasPassword?: boolean;
+  hasMfa?: boolean;
+  disabled?: boolean;
+  lastSuccessLogin?: Date | null;
+  createdOn?: Date;
+  comment?: string | null;
+}
+
+/** A programmatic access token as SHOW USER PATS and ACCOUNT_USAGE.CREDENTIALS show it. */
+export interface PatInit {
+  roleRestriction?: string | null;
+  expiresAt?: Date | null;
+  disabled?: boolean;
+  comment?: string | null;
+  createdOn?: Date;
+  lastUsedOn?: Date | null;
+  rotatedTo?: string | null;
 }
 
 /**
@@ -294,7 +322,7 @@ export interface UserInit {
  * `user`, only statements about that user (`DESC USER u`, `ALTER USER u …`, `SHOW … FOR USER u`): a
  * fault for one user of a fleet.
  */
-export type Fault = FaultKind & { user?: string };
+export type Fault = FaultKind & { user?: string; /** Only requests for a result partition (`?partition=N`). */ partition?: boolean };
 type FaultKind =
   | { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; times?: number; match?: RegExp; retryAfterSeconds?: number }
   | { kind: 'reset'; times?: number; match?: RegExp }
@@ -329,6 +357,9 @@ export interface RecordedRequest {
   tokenType?: string;
   /** The authenticated (or claimed, for JWT failures) login name. */
   login?: string;
+  /** A result partition fetched (`?partition=N`), and whether its answer was gzipped. */
+  partition?: number;
+  gzip?: boolean;
   /** Decoded JWT parts, when a KEYPAIR_JWT could be decoded. */
   jwt?: { header: Record<string, unknown>; payload: Record<string, unknown> };
   /** HTTP status answered; undefined if the connection was reset or left hanging. */
@@ -377,6 +408,8 @@ export interface Emulator {
   grant(adminLogin: string, targetLogin: string): void;
   addOAuthToken(token: string, loginName: string, opts?: { expired?: boolean }): void;
   addPat(token: string, loginName: string): void;
+  /** A PAT object on the user (SHOW USER PATS, ACCOUNT_USAGE.CREDENTIALS); `addPat` gives a token that authenticates. */
+  addPatObject(loginName: string, name: string, init?: PatInit): void;
   addPostgresInstance(name: string, opts?: { caseSensitive?: boolean; users?: string[]; allowedUsers?: string[] }): void;
   /** Set or clear a slot behind the API's back (e.g. another admin's change). */
   setKey(loginName: string, slot: 1 | 2, key: PublicKeyInput | null, opts?: { lastSet?: Date | null; delayMs?: number }): void;
@@ -421,6 +454,14 @@ interface User {
   slots: { 1: Slot | null; 2: Slot | null };
   manages: Set<string>; // logins, or '*'
   pairs: NamedPair[];
+  type: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE' | null;
+  hasPassword: boolean;
+  hasMfa: boolean;
+  disabled: boolean;
+  lastSuccessLogin: Date | null;
+  createdOn: Date;
+  comment: string | null;
+  pats: Array<Required<Omit<PatInit, 'disabled'>> & { name: string; disabled: boolean; createdBy: string }>;
 }
 
 interface Answer {
@@ -484,6 +525,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const propagationDelayMs = options.propagationDelayMs ?? 0;
   const tzOffset = options.timeZoneOffsetMinutes ?? -480;
   const namedKeyPairs = options.namedKeyPairs ?? true;
+  const patsKnown = options.pats ?? true;
+  const partitionRows = options.partitionRows ?? 1000;
+  /** The partitions after the first of each partitioned result, by statement handle. */
+  const laterPartitions = new Map<string, Array<Array<Array<string | null>>>>();
   let latencyMs = options.latencyMs ?? 0;
   const rules: KeyPairRules = {
     limit: options.keyPairLimit ?? 10,
@@ -546,9 +591,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return m !== null && roleName(m[1]!) === roleName(user);
   }
 
-  function takeFault(kinds: Set<Fault['kind']>, statement: string | undefined, extra?: { login?: string; fingerprint?: string }): Fault | undefined {
+  function takeFault(kinds: Set<Fault['kind']>, statement: string | undefined, extra?: { login?: string; fingerprint?: string; partition?: boolean }): Fault | undefined {
     const idx = faults.findIndex(({ fault }) => {
       if (!kinds.has(fault.kind)) return false;
+      if (fault.partition && !extra?.partition) return false;
       if (fault.match) {
         if (statement === undefined) return false;
         fault.match.lastIndex = 0;
@@ -590,12 +636,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function statusUrl(handle: string, requestId?: string): string {
     return `/api/v2/statements/${handle}${requestId ? `?requestId=${requestId}` : ''}`;
   }
-  function resultBody(columns: string[], rows: Array<Array<string | null>>, handle: string, requestId: string): unknown {
+  function resultBody(columns: string[], allRows: Array<Array<string | null>>, handle: string, requestId: string): unknown {
+    const parts: Array<Array<Array<string | null>>> = [];
+    for (let i = 0; i < allRows.length || parts.length === 0; i += partitionRows) parts.push(allRows.slice(i, i + partitionRows));
+    if (parts.length > 1) laterPartitions.set(handle, parts.slice(1));
+    const rows = parts[0]!;
     return {
       resultSetMetaData: {
-        numRows: rows.length,
+        numRows: allRows.length,
         format: 'jsonv2',
-        partitionInfo: [{ rowCount: rows.length, uncompressedSize: JSON.stringify(rows).length }],
+        partitionInfo: parts.map((part) => ({ rowCount: part.length, uncompressedSize: JSON.stringify(part).length })),
         rowType: columns.map((name) => ({
           name,
           database: '',
@@ -819,6 +869,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         }
         return { columns: ['status'], rows: [[OK_MESSAGE]] };
       }
+      case 'show-users':
+        return showUsers(stmt, ctx);
+      case 'show-pats': {
+        if (!patsKnown) throw new StatementError('001003', '42000', "SQL compilation error:\nsyntax error line 1 at position 10 unexpected 'PATS'.");
+        const name = stmt.user ?? ctx.user.name;
+        const target = users.get(name);
+        if (!target || !canManage(ctx.user, target)) throw userNotFound(name);
+        return showPats(target);
+      }
+      case 'account-usage':
+        return accountUsage(stmt, ctx);
       case 'show-key-pairs': {
         if (!namedKeyPairs) throw keyPairsUnavailable();
         const name = stmt.user ?? ctx.user.name;
@@ -846,11 +907,137 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return new StatementError('001003', '42000', "SQL compilation error:\nsyntax error line 1 at position 5 unexpected 'USER'.");
   }
 
+  /** A timestamp as the SQL API sends it: `<epoch s>.<ns>` (or text with `showTimeFormat: 'text'`). */
+  function sqlTime(d: Date | null): string | null {
+    return d === null ? null : options.showTimeFormat === 'text' ? formatSnowflakeTime(d, tzOffset) : `${Math.floor(d.getTime() / 1000)}.${String(d.getTime() % 1000).padStart(3, '0')}000000`;
+  }
+  const bool = (b: boolean) => (b ? 'true' : 'false');
+
+  /**
+   * SHOW USERS: the users the caller may see (itself, and those it manages), by name, with the
+   * documented columns (https://docs.snowflake.com/en/sql-reference/sql/show-users). LIKE is
+   * case-insensitive with `%`, `_` and `\` escapes; LIMIT … FROM 'name' starts after that name.
+   */
+  function showUsers(stmt: Extract<Statement, { kind: 'show-users' }>, ctx: Ctx): { columns: string[]; rows: Array<Array<string | null>> } {
+    const like = stmt.like === undefined ? undefined : likeRegExp(stmt.like);
+    let list = [...users.values()].filter((u) => canManage(ctx.user, u)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (like) list = list.filter((u) => like.test(u.name));
+    if (stmt.startsWith !== undefined) list = list.filter((u) => u.name.startsWith(stmt.startsWith!));
+    if (stmt.from !== undefined) list = list.filter((u) => u.name > stmt.from!);
+    if (stmt.limit !== undefined) list = list.slice(0, stmt.limit);
+    const columns = ['name', 'created_on', 'login_name', 'display_name', 'first_name', 'last_name', 'email', 'mins_to_unlock', 'days_to_expiry', 'comment', 'disabled', 'must_change_password', 'snowflake_lock', 'default_warehouse', 'default_namespace', 'default_role', 'default_secondary_roles', 'ext_authn_duo', 'ext_authn_uid', 'mins_to_bypass_mfa', 'owner', 'last_success_login', 'expires_at_time', 'locked_until_time', 'has_password', 'has_rsa_public_key', 'type', 'has_mfa', 'has_workload_identity', 'has_pat'];
+    const rows = list.map((u) => {
+      const row: Record<string, string | null> = {
+        name: u.name,
+        created_on: sqlTime(u.createdOn),
+        login_name: u.login,
+        display_name: u.name,
+        comment: u.comment,
+        disabled: bool(u.disabled),
+        must_change_password: 'false',
+        snowflake_lock: 'false',
+        default_role: u.defaultRole,
+        default_secondary_roles: '["ALL"]',
+        ext_authn_duo: 'false',
+        owner: 'USERADMIN',
+        last_success_login: sqlTime(u.lastSuccessLogin),
+        has_password: bool(u.hasPassword),
+        has_rsa_public_key: bool(u.slots[1] !== null || u.slots[2] !== null),
+        type: u.type,
+        has_mfa: bool(u.hasMfa),
+        has_workload_identity: 'false',
+        has_pat: bool(u.pats.length > 0),
+      };
+      return columns.map((c) => row[c] ?? null);
+    });
+    return { columns, rows };
+  }
+
+  /** SHOW USER PATS columns (docs: show-user-programmatic-access-tokens; `rotated_to` from the PAT guide's example). */
+  function showPats(u: User): { columns: string[]; rows: Array<Array<string | null>> } {
+    const columns = ['name', 'user_name', 'role_restriction', 'expires_at', 'status', 'comment', 'created_on', 'created_by', 'mins_to_bypass_network_policy_requirement', 'rotated_to'];
+    const rows = u.pats.map((t) => [t.name, u.name, t.roleRestriction, sqlTime(t.expiresAt), patStatus(t), t.comment, sqlTime(t.createdOn), t.createdBy, null, t.rotatedTo]);
+    return { columns, rows };
+  }
+  function patStatus(t: User['pats'][number]): string {
+    return t.disabled ? 'DISABLED' : t.expiresAt && t.expiresAt.getTime() <= nowMs() ? 'EXPIRED' : 'ACTIVE';
+  }
+
+  /**
+   * SNOWFLAKE.ACCOUNT_USAGE.USERS and .CREDENTIALS (docs: sql-reference/account-usage/users and
+   * /credentials): they need a warehouse and a role that may read the SNOWFLAKE database (here: one
+   * that manages every user). CREDENTIALS lists named key pairs (TYPE KEYPAIR) and PATs (TYPE PAT);
+   * whether it lists the legacy RSA_PUBLIC_KEY slots is not documented, so it does not.
+   */
+  function accountUsage(stmt: Extract<Statement, { kind: 'account-usage' }>, ctx: Ctx): { columns: string[]; rows: Array<Array<string | null>> } {
+    const object = `SNOWFLAKE.ACCOUNT_USAGE.${stmt.view}`;
+    if (!ctx.user.manages.has('*')) throw new StatementError('002003', '02000', `SQL compilation error:\nObject '${object}' does not exist or not authorized.`);
+    if (!ctx.warehouse) {
+      throw new StatementError('000606', '57P03', "No active warehouse selected in the current session.  Select an active warehouse with the 'use warehouse' command.\n");
+    }
+    const records: Array<Record<string, string | null>> = [];
+    for (const u of [...users.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (stmt.view === 'USERS') {
+        records.push({
+          NAME: u.name,
+          LOGIN_NAME: u.login,
+          TYPE: u.type,
+          DISABLED: bool(u.disabled),
+          HAS_PASSWORD: bool(u.hasPassword),
+          HAS_MFA: bool(u.hasMfa),
+          HAS_RSA_PUBLIC_KEY: bool(u.slots[1] !== null || u.slots[2] !== null),
+          HAS_PAT: bool(u.pats.length > 0),
+          LAST_SUCCESS_LOGIN: sqlTime(u.lastSuccessLogin),
+          CREATED_ON: sqlTime(u.createdOn),
+          DELETED_ON: null,
+        });
+        continue;
+      }
+      u.pairs = prunePairs(u.pairs, nowMs());
+      for (const p of u.pairs) {
+        records.push({
+          CREDENTIAL_ID: `kp-${u.name}-${p.name}`,
+          NAME: p.name,
+          USER_NAME: u.name,
+          TYPE: 'KEYPAIR',
+          DOMAIN: 'KEYPAIR',
+          STATUS: pairStatus(p, nowMs()),
+          ADDITIONAL_DETAILS: JSON.stringify({ KEY_TYPE: p.key.kind === 'ec' ? 'EC' : 'RSA', PUBLIC_KEY_FP: p.key.fingerprint, ...(p.roleScope ? { ROLE_RESTRICTION: p.roleScope } : {}), ...(p.rotatedTo ? { ROTATED_TO: p.rotatedTo } : {}) }),
+          COMMENT: p.comment,
+          CREATED_BY: p.createdBy,
+          CREATED_ON: sqlTime(p.createdOn),
+          LAST_USED_ON: sqlTime(p.lastUsedOn),
+          EXPIRATION_DATE: sqlTime(p.expiresAt),
+        });
+      }
+      for (const t of u.pats) {
+        records.push({
+          CREDENTIAL_ID: `pat-${u.name}-${t.name}`,
+          NAME: t.name,
+          USER_NAME: u.name,
+          TYPE: 'PAT',
+          DOMAIN: 'PROGRAMMATIC_ACCESS_TOKEN',
+          STATUS: patStatus(t),
+          ADDITIONAL_DETAILS: JSON.stringify({ ROLE_RESTRICTION: t.roleRestriction ? [t.roleRestriction] : [], ...(t.rotatedTo ? { ROTATED_TO: t.rotatedTo } : {}) }),
+          COMMENT: t.comment,
+          CREATED_BY: t.createdBy,
+          CREATED_ON: sqlTime(t.createdOn),
+          LAST_USED_ON: sqlTime(t.lastUsedOn),
+          EXPIRATION_DATE: sqlTime(t.expiresAt),
+        });
+      }
+    }
+    const known = new Set(Object.keys(stmt.view === 'USERS' ? { NAME: 1, LOGIN_NAME: 1, TYPE: 1, DISABLED: 1, HAS_PASSWORD: 1, HAS_MFA: 1, HAS_RSA_PUBLIC_KEY: 1, HAS_PAT: 1, LAST_SUCCESS_LOGIN: 1, CREATED_ON: 1, DELETED_ON: 1 } : { CREDENTIAL_ID: 1, NAME: 1, USER_NAME: 1, TYPE: 1, DOMAIN: 1, STATUS: 1, ADDITIONAL_DETAILS: 1, COMMENT: 1, CREATED_BY: 1, CREATED_ON: 1, LAST_USED_ON: 1, EXPIRATION_DATE: 1 }));
+    for (const c of stmt.columns) {
+      if (!known.has(c)) throw new StatementError('000904', '42000', `SQL compilation error: error line 1 at position 7\ninvalid identifier '${c}'`);
+    }
+    return { columns: stmt.columns, rows: records.map((r) => stmt.columns.map((c) => r[c] ?? null)) };
+  }
+
   /** SHOW USER KEY PAIRS rows (rotated-out pairs until they expire; legacy slots if so configured). */
   function showKeyPairs(u: User): { columns: string[]; rows: Array<Array<string | null>> } {
     u.pairs = prunePairs(u.pairs, nowMs());
-    const time = (d: Date | null): string | null =>
-      d === null ? null : options.showTimeFormat === 'text' ? formatSnowflakeTime(d, tzOffset) : `${Math.floor(d.getTime() / 1000)}.${String(d.getTime() % 1000).padStart(3, '0')}000000`;
+    const time = sqlTime;
     const fp = (f: string) => (options.showFingerprint === 'bare' ? f.replace(/^SHA256:/, '') : f);
     const rows: Array<Array<string | null>> = [];
     if (options.showLegacySlots) {
@@ -1189,7 +1376,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       seenRequestIds.add(requestId);
     }
 
-    const transport = takeFault(TRANSPORT_FAULTS, rec.statement);
+    const partitionParam = pollMatch ? url.searchParams.get('partition') : null;
+    const transport = takeFault(TRANSPORT_FAULTS, rec.statement, { partition: partitionParam !== null });
     if (transport) return applyTransportFault(transport, req, res, rec);
 
     const accept = headers['accept'] ?? '';
@@ -1240,6 +1428,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         const id = decodeURIComponent(pollMatch![1]!);
         return send(res, rec, 404, { code: '000709', message: `Statement ${id} not found`, sqlState: '02000', statementHandle: id });
       }
+      if (partitionParam !== null) return answerPartition(polled, partitionParam, req, res, rec);
       return answerHandle(polled, res, rec, true);
     }
 
@@ -1303,6 +1492,32 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return send(res, rec, h.final.status, h.final.body);
   }
 
+  /**
+   * `GET …/statements/{handle}?partition=N` (sqlapi.yaml `partition`): partition 0 is the first answer
+   * again; a later one carries only `data` (the metadata came with partition 0, as the SQL API's
+   * "Retrieving additional partitions" describes), gzipped when the request accepts gzip.
+   */
+  function answerPartition(h: Handle, raw: string, req: IncomingMessage, res: ServerResponse, rec: RecordedRequest): void {
+    if (h.final === null || h.pollsLeft > 0) return answerHandle(h, res, rec, true);
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    const later = laterPartitions.get(h.id) ?? [];
+    if (!Number.isInteger(n) || n > later.length) {
+      return protocolError(res, rec, 400, '391911', `Partition ${raw} is out of range: the result has ${later.length + 1} partition(s).`);
+    }
+    const text = n === 0 ? JSON.stringify(h.final.body) : JSON.stringify({ data: later[n - 1] });
+    rec.partition = n;
+    if (!/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return send(res, rec, 200, text);
+    const zipped = gzipSync(text);
+    res.statusCode = 200;
+    res.setHeader('Date', now().toUTCString());
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Encoding', 'gzip');
+    res.setHeader('Content-Length', zipped.length);
+    rec.status = 200;
+    rec.gzip = true;
+    res.end(zipped);
+  }
+
   function answerHandle(h: Handle, res: ServerResponse, rec: RecordedRequest, isPoll: boolean): void {
     if (h.final === null || h.pollsLeft > 0) {
       if (isPoll && h.pollsLeft !== Infinity) h.pollsLeft -= 1;
@@ -1349,6 +1564,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         },
         manages: new Set(),
         pairs: [],
+        type: init.type ?? null,
+        hasPassword: init.hasPassword ?? false,
+        hasMfa: init.hasMfa ?? false,
+        disabled: init.disabled ?? false,
+        lastSuccessLogin: init.lastSuccessLogin ?? null,
+        createdOn: init.createdOn ?? now(),
+        comment: init.comment ?? null,
+        pats: [],
+      });
+    },
+    addPatObject(loginName, name, init = {}) {
+      const u = mustUser(loginName);
+      u.pats.push({
+        name: identName(name),
+        roleRestriction: init.roleRestriction ? roleName(init.roleRestriction) : null,
+        expiresAt: init.expiresAt === undefined ? new Date(nowMs() + 15 * 86_400_000) : init.expiresAt,
+        disabled: init.disabled ?? false,
+        comment: init.comment ?? null,
+        createdOn: init.createdOn ?? now(),
+        lastUsedOn: init.lastUsedOn ?? null,
+        rotatedTo: init.rotatedTo ?? null,
+        createdBy: u.name,
       });
     },
     user(loginName) {

@@ -12,7 +12,9 @@
  * A user: `{"name": "SVC_LOADER", "publicKeyFile": "rsa_key.pub", "publicKey2File"?: …, "role"?: "LOADER",
  * "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"], "pat"?: "token text", "keyPairs"?: [{"name": "CI_KEY",
  * "publicKeyFile": "ci.pub", "roleRestriction"?: …, "daysToExpiry"?: 90, "comment"?: …, "disabled"?: true,
- * "expiresInHours"?: 6 (negative: already expired)}]}`; key files are relative to the JSON file. Flags
+ * "expiresInHours"?: 6 (negative: already expired)}], "pats"?: [{"name", "roleRestriction"?, "expiresInHours"?, "comment"?}],
+ * "type"?: "SERVICE", "hasPassword"?: true}`, and the object form may set "partitionRows" (rows per
+ * result partition); key files are relative to the JSON file. Flags
  * win over the file. `--tls` serves HTTPS with a
  * certificate from a throw-away CA (test/support/tls.ts); `caFile` is that CA's certificate, for
  * NODE_EXTRA_CA_CERTS, deleted when the emulator stops. `--banner` adds a how-to on stderr.
@@ -47,6 +49,8 @@ interface SeedFile {
   users: SeedUser[];
   latencyMs?: number;
   clockOffsetSeconds?: number;
+  /** Rows per result partition (the emulator's default 1000). */
+  partitionRows?: number;
 }
 
 interface SeedUser {
@@ -58,6 +62,10 @@ interface SeedUser {
   manages?: string[];
   pat?: string;
   keyPairs?: Array<{ name: string; publicKeyFile: string; roleRestriction?: string; daysToExpiry?: number; comment?: string; disabled?: boolean; expiresInHours?: number }>;
+  /** PAT objects (SHOW USER PATS), not tokens that authenticate (that is `pat`). */
+  pats?: Array<{ name: string; roleRestriction?: string; expiresInHours?: number; comment?: string }>;
+  type?: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE';
+  hasPassword?: boolean;
 }
 
 function fail(message: string): never {
@@ -103,10 +111,10 @@ if (values.users) {
     seeds = Array.isArray(doc) ? doc : doc?.users;
     if (!Array.isArray(seeds) || !seeds.every((u) => u && typeof u.name === 'string')) throw new Error('expected an array of {"name": …}, or {"users": [...]}');
     if (!Array.isArray(doc)) {
-      for (const field of ['latencyMs', 'clockOffsetSeconds'] as const) {
+      for (const field of ['latencyMs', 'clockOffsetSeconds', 'partitionRows'] as const) {
         if (doc[field] !== undefined && (typeof doc[field] !== 'number' || !Number.isFinite(doc[field]))) throw new Error(`${field} must be a number`);
       }
-      seedFile = { latencyMs: doc.latencyMs, clockOffsetSeconds: doc.clockOffsetSeconds };
+      seedFile = { latencyMs: doc.latencyMs, clockOffsetSeconds: doc.clockOffsetSeconds, partitionRows: doc.partitionRows };
     }
   } catch (err) {
     fail(`cannot use ${values.users}: ${(err as Error).message}`);
@@ -125,7 +133,7 @@ const clockSkewSeconds = values['clock-offset'] !== undefined ? Number(values['c
 if (!Number.isFinite(clockSkewSeconds)) fail(`--clock-offset must be seconds, not '${values['clock-offset']}'`);
 let sf: Awaited<ReturnType<typeof startEmulator>>;
 try {
-  sf = await startEmulator({ account: values.account, port, latencyMs, clockSkewSeconds, ...(pki ? { tls: pki.server } : {}) });
+  sf = await startEmulator({ account: values.account, port, latencyMs, clockSkewSeconds, ...(seedFile.partitionRows ? { partitionRows: seedFile.partitionRows } : {}), ...(pki ? { tls: pki.server } : {}) });
 } catch (err) {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') fail(`port ${port} is in use: pick another with --port, or leave it out for any free one`);
@@ -140,7 +148,10 @@ const base = values.users ? dirname(resolve(values.users)) : process.cwd();
 const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(resolve(base, file), 'utf8'));
 try {
   for (const u of seeds) {
-    sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles });
+    sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles, ...(u.type ? { type: u.type } : {}), ...(u.hasPassword ? { hasPassword: true } : {}) });
+    for (const t of u.pats ?? []) {
+      sf.addPatObject(u.name, t.name, { ...(t.roleRestriction ? { roleRestriction: t.roleRestriction } : {}), ...(t.comment !== undefined ? { comment: t.comment } : {}), ...(t.expiresInHours !== undefined ? { expiresAt: new Date(sf.now().getTime() + t.expiresInHours * 3_600_000) } : {}) });
+    }
     if (u.pat) sf.addPat(u.pat, u.name);
     for (const p of u.keyPairs ?? []) {
       sf.addKeyPair(u.name, p.name, pem(p.publicKeyFile)!, {

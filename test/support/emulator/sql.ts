@@ -160,7 +160,13 @@ export type Statement =
   | { kind: 'desc-user'; user: string }
   | { kind: 'alter-user'; user: string; ifExists: boolean; set?: Array<{ prop: string; value: string; pos: number }>; unset?: Array<{ prop: string; pos: number }> }
   | { kind: 'show-key-pairs'; user?: string }
-  | { kind: 'key-pair'; user: string; ifExists: boolean; action: KeyPairAction };
+  | { kind: 'key-pair'; user: string; ifExists: boolean; action: KeyPairAction }
+  /** `SHOW USERS [LIKE '<p>'] [STARTS WITH '<s>'] [LIMIT <n> [FROM '<name>']]` (docs: sql-reference/sql/show-users). */
+  | { kind: 'show-users'; like?: string; startsWith?: string; limit?: number; from?: string }
+  /** `SHOW USER { PROGRAMMATIC ACCESS TOKENS | PATS } [FOR USER <name>]` (docs: show-user-programmatic-access-tokens). */
+  | { kind: 'show-pats'; user?: string }
+  /** `SELECT <col>, … FROM SNOWFLAKE.ACCOUNT_USAGE.{USERS|CREDENTIALS} [WHERE DELETED_ON IS NULL]`. */
+  | { kind: 'account-usage'; view: 'USERS' | 'CREDENTIALS'; columns: string[]; notDeleted: boolean };
 
 /** `ALTER USER … ADD / ROTATE / MODIFY / REMOVE KEY PAIR <name> …` */
 export type KeyPairAction =
@@ -301,7 +307,47 @@ export function parseStatement(sql: string): Statement {
   }
   if (p.isWord('SHOW')) {
     p.word();
+    if (p.isWord('USERS')) {
+      p.word();
+      const stmt: Extract<Statement, { kind: 'show-users' }> = { kind: 'show-users' };
+      if (p.isWord('LIKE')) {
+        p.word();
+        stmt.like = p.string();
+      }
+      if (p.isWord('STARTS')) {
+        p.word();
+        p.word('WITH');
+        stmt.startsWith = p.string();
+      }
+      if (p.isWord('LIMIT')) {
+        p.word();
+        const tok = p.peek();
+        if (!tok || tok.t !== 'number' || !/^\d+$/.test(tok.v)) return p.fail();
+        p.i++;
+        stmt.limit = Number(tok.v);
+        if (p.isWord('FROM')) {
+          p.word();
+          stmt.from = p.string();
+        }
+      }
+      p.end();
+      return stmt;
+    }
     p.word('USER');
+    if (p.isWord('PATS', 'PROGRAMMATIC')) {
+      if (p.word() === 'PROGRAMMATIC') {
+        p.word('ACCESS');
+        p.word('TOKENS');
+      }
+      let user: string | undefined;
+      if (p.isWord('FOR')) {
+        p.word();
+        p.word('USER');
+        user = p.identifier();
+      }
+      p.end();
+      return { kind: 'show-pats', user };
+    }
     p.word('KEY');
     p.word('PAIRS');
     let user: string | undefined;
@@ -312,6 +358,33 @@ export function parseStatement(sql: string): Statement {
     }
     p.end();
     return { kind: 'show-key-pairs', user };
+  }
+  const fromAt = tokens.findIndex((t) => t.t === 'word' && t.v === 'FROM');
+  if (p.isWord('SELECT') && fromAt > 0) {
+    // The one table read there is: an ACCOUNT_USAGE view, by plain column names.
+    p.word();
+    const columns: string[] = [];
+    for (;;) {
+      columns.push(p.identifier());
+      if (!p.isPunct(',')) break;
+      p.punct(',');
+    }
+    p.word('FROM');
+    p.word('SNOWFLAKE');
+    p.punct('.');
+    p.word('ACCOUNT_USAGE');
+    p.punct('.');
+    const view = p.word('USERS', 'CREDENTIALS') as 'USERS' | 'CREDENTIALS';
+    let notDeleted = false;
+    if (p.isWord('WHERE')) {
+      p.word();
+      p.word('DELETED_ON');
+      p.word('IS');
+      p.word('NULL');
+      notDeleted = true;
+    }
+    p.end();
+    return { kind: 'account-usage', view, columns, notDeleted };
   }
   if (p.isWord('SELECT')) {
     p.word();
@@ -427,4 +500,20 @@ function parseKeyPairAction(p: Parser): KeyPairAction {
     default:
       return { op: 'remove', name };
   }
+}
+
+/**
+ * A SHOW … LIKE pattern as a RegExp: case-insensitive, `%` any run, `_` any one character, `\\`
+ * escapes the next character (docs: sql-reference/sql/show-users, "LIKE '<pattern>'").
+ */
+export function likeRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    else if (c === '%') re += '[\\s\\S]*';
+    else if (c === '_') re += '[\\s\\S]';
+    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 'i');
 }
