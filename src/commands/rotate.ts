@@ -82,6 +82,12 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
   const graceHours = options.grace !== undefined ? parseGrace(options.grace, parseDuration) : undefined;
   if (options.storeCmd !== undefined && options.storeCmd.trim() === '') throw new UsageError('ERR_USAGE', '--store-cmd is empty', { hint: 'give the command that stores the new private key (it gets the PEM on stdin)' });
   const fleet = await fleetFlags(options, ctx);
+  if (fleet && fleet.targets.length === 0) {
+    // An audit's --targets-out with nothing due: a weekly `audit && rotate --targets` has nothing to do.
+    if (ctx.out.json) ctx.out.document([]);
+    else ctx.out.info(`${fleet.source} lists no users: nothing to rotate`);
+    return 0;
+  }
   const session = await openSession(options, ctx);
   const conn = session.connection;
   const account = requireValue(conn, 'account');
@@ -258,7 +264,7 @@ async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<
     }
     assertSafeChain(outDir, '--out-dir');
   }
-  return { targets: parseTargets(text, source), source, concurrency, ...(outDir ? { outDir } : {}) };
+  return { targets: parseTargets(text, source, { allowEmpty: true }), source, concurrency, ...(outDir ? { outDir } : {}) };
 }
 
 async function runFleet(

@@ -3,12 +3,13 @@
  * of one after a space); blank lines are skipped; double quotes around a name allow spaces in it (as
  * `--target-user "odd user"` does). Names are compared as Snowflake resolves them (a plain name is
  * upper-cased), so `svc_a` and `SVC_A` are the same user and listing one twice is refused, as are
- * names with control characters and an empty list. Pure: text in, names out.
+ * names with control characters and (unless allowed: `rotate --targets` takes an audit's empty list
+ * as "nothing due") an empty list. Pure: text in, names out.
  */
 import { UsageError } from '../errors.js';
 import { normalizeUserName } from './rotation-plan.js';
 
-export function parseTargets(text: string, source: string): string[] {
+export function parseTargets(text: string, source: string, options: { allowEmpty?: boolean } = {}): string[] {
   const users: string[] = [];
   const seen = new Map<string, number>();
   const lines = text.split(/\r?\n/);
@@ -40,6 +41,6 @@ export function parseTargets(text: string, source: string): string[] {
     seen.set(key, i + 1);
     users.push(name);
   }
-  if (users.length === 0) throw new UsageError('ERR_TARGETS_INVALID', `${source} lists no users`, { hint: 'one target user per line; # starts a comment' });
+  if (users.length === 0 && !options.allowEmpty) throw new UsageError('ERR_TARGETS_INVALID', `${source} lists no users`, { hint: 'one target user per line; # starts a comment' });
   return users;
 }

@@ -77,7 +77,8 @@ async function world(): Promise<{ home: string; env: Record<string, string>; sf:
     return pair.publicKey;
   };
   sf.addUser('SVC_LOADER', { rsaPublicKey: key('rsa_key'), roles: ['LOADER'] });
-  sf.addUser('SVC_REPORTING', { rsaPublicKey: key('svc_reporting') });
+  // set 200 days ago: due for rotation (audit's key-too-old, rotate --if-older-than 90d)
+  sf.addUser('SVC_REPORTING', { rsaPublicKey: key('svc_reporting'), lastSet1: new Date(Date.now() - 200 * 86_400_000), type: 'SERVICE' });
   sf.addUser('SVC_ETL', { rsaPublicKey: key('svc_etl') });
   sf.addUser('KEY_ADMIN', { rsaPublicKey: key('key_admin') });
   sf.addUser('ADMIN', { rsaPublicKey: key('admin') });

@@ -215,7 +215,11 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
       expect(r.stderr).not.toMatch(STACK_TRACE);
     };
     await bad([], 'SVC_1\nsvc_1\n', /^sfauth: targets\.txt line 2 repeats svc_1 \(first on line 1\)/m);
-    await bad([], '# nobody\n\n', /^sfauth: targets\.txt lists no users/m);
+    // a list with no users (an audit's --targets-out with nothing due) is nothing to do, exit 0
+    writeFileSync(join(f.dir, 'targets.txt'), '# nobody\n\n');
+    const empty = await f.run([]);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stderr).toMatch(/^targets\.txt lists no users: nothing to rotate$/m);
     await bad([], 'SVC 1\n', /^sfauth: targets\.txt line 1 is not a user name/m);
     await bad([], 'SVC_1\nADMIN\n', /^sfauth: the targets include ADMIN, the user this command authenticates as/m);
     await bad(['--out', 'x.p8'], 'SVC_1\n', /^sfauth: --out does not go with --targets/m);
