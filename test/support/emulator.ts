@@ -134,6 +134,27 @@
  * - Authentication looks at the legacy slots and the ACTIVE pairs (not disabled, not expired); a pair
  *   with a role restriction authenticates a POST only when its body's `role` is that role (else 401
  *   `390144`, login failure `JWT_TOKEN_INVALID_ROLE_RESTRICTION`); success sets `last_used_on`.
+ * - `SHOW USERS [LIKE 'p'] [STARTS WITH 's'] [LIMIT n [FROM 'name']]` → the documented columns (name,
+ *   created_on, login_name, …, disabled, default_role, last_success_login, has_password,
+ *   has_rsa_public_key, type, has_mfa, has_workload_identity, has_pat), booleans as `"true"`/`"false"`,
+ *   times as SQL API timestamps; only the users the caller may see (itself and those it manages),
+ *   sorted by name; LIKE case-insensitive with `%`, `_`, `\` escapes; FROM starts after that name.
+ *   Users get `type`, `hasPassword`, `hasMfa`, `disabled`, `lastSuccessLogin`, `createdOn`, `comment`
+ *   from `addUser`.
+ * - `SHOW USER { PROGRAMMATIC ACCESS TOKENS | PATS } [FOR USER u]` → `name, user_name, role_restriction,
+ *   expires_at, status, comment, created_on, created_by, mins_to_bypass_network_policy_requirement,
+ *   rotated_to` for the PAT objects of `addPatObject` (with `pats: false`, 422 `001003` as before PATs).
+ * - `SELECT <columns> FROM SNOWFLAKE.ACCOUNT_USAGE.USERS [WHERE DELETED_ON IS NULL]` and
+ *   `… .CREDENTIALS` (named pairs as TYPE `KEYPAIR` with ADDITIONAL_DETAILS `{KEY_TYPE, PUBLIC_KEY_FP}`,
+ *   PATs as TYPE `PAT` with `{ROLE_RESTRICTION: [..], ROTATED_TO}`; legacy slots are not listed, as no
+ *   page says they are): only for a caller that manages everyone (else 422 `002003` "Object … does not
+ *   exist or not authorized"), only with a warehouse (else 422 `000606` "No active warehouse selected
+ *   in the current session. …"); an unknown column is 422 `000904`.
+ * - Results of more than `partitionRows` rows (default 1000) come in partitions: `partitionInfo` lists
+ *   them, partition 0 is inline, `GET /api/v2/statements/{handle}?partition=N` answers `{data}` for the
+ *   others (gzipped, `Content-Encoding: gzip`, when the request's `Accept-Encoding` has gzip; the record
+ *   notes `partition` and `gzip`); a partition out of range is 400 `391911`. A fault with `partition:
+ *   true` strikes only partition requests.
  * - `latencyMs` / `setLatency(ms)` answers every request that much later (fleet tests, the bench);
  *   a fault's `user` strikes only statements about that user.
  * - `namedKeyPairs: false` is a server from before July 2026: every KEY PAIR statement is 422 `001003`.
@@ -174,6 +195,10 @@
  * | SHOW USER KEY PAIRS columns, ADD/ROTATE/MODIFY/REMOVE KEY PAIR | ../shared/named-key-pairs.md [SHOW], [ADD], [ROTATE], [MODIFY], [REMOVE]; refusal codes 0035xx are ours |
  * | 002003 / 003001 / 001003 / 000008 / 002140 messages | Snowflake's SQL error texts as the connectors' tests quote them; codes as the SQL API reports them |
  * | `GENERATE_POSTGRES_ACCESS_TOKEN_FOR_USER` | DESIGN.md §3 (pg-token); its refusals' words are ours |
+ * | SHOW USERS columns, LIKE / STARTS WITH / LIMIT … FROM | https://docs.snowflake.com/en/sql-reference/sql/show-users |
+ * | SHOW USER PROGRAMMATIC ACCESS TOKENS columns (`rotated_to` from the PAT guide's example) | ../shared/named-key-pairs.md §8.5 [PAT-SHOW], [PAT-GUIDE] |
+ * | ACCOUNT_USAGE.USERS and .CREDENTIALS columns, ADDITIONAL_DETAILS keys | https://docs.snowflake.com/en/sql-reference/account-usage/users and /credentials; the 000606 / 000904 texts are Snowflake's as clients quote them |
+ * | partitions: `partitionInfo`, `?partition=N`, `Accept-Encoding: gzip` | sqlapi.yaml `ResultSet.resultSetMetaData.partitionInfo`, parameters `partition` and `acceptEncoding`; "later partitions carry only data" from the SQL API guide's "Handling responses"; the 391911 refusal is ours |
  * | `Date` header | RFC 9110 §6.6.1 (every origin server with a clock sends it) |
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

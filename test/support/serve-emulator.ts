@@ -13,7 +13,7 @@
  * "roles"?: […], "manages"?: ["SVC_LOADER"] | ["*"], "pat"?: "token text", "keyPairs"?: [{"name": "CI_KEY",
  * "publicKeyFile": "ci.pub", "roleRestriction"?: …, "daysToExpiry"?: 90, "comment"?: …, "disabled"?: true,
  * "expiresInHours"?: 6 (negative: already expired)}], "pats"?: [{"name", "roleRestriction"?, "expiresInHours"?, "comment"?}],
- * "type"?: "SERVICE", "hasPassword"?: true}`, and the object form may set "partitionRows" (rows per
+ * "type"?: "SERVICE", "hasPassword"?: true, "hasMfa"?: true, "disabled"?: true, "lastLoginDaysAgo"?: 3}`, and the object form may set "partitionRows" (rows per
  * result partition); key files are relative to the JSON file. Flags
  * win over the file. `--tls` serves HTTPS with a
  * certificate from a throw-away CA (test/support/tls.ts); `caFile` is that CA's certificate, for
@@ -66,6 +66,10 @@ interface SeedUser {
   pats?: Array<{ name: string; roleRestriction?: string; expiresInHours?: number; comment?: string }>;
   type?: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE';
   hasPassword?: boolean;
+  hasMfa?: boolean;
+  disabled?: boolean;
+  /** Days since the last successful login (SHOW USERS last_success_login). */
+  lastLoginDaysAgo?: number;
 }
 
 function fail(message: string): never {
@@ -148,7 +152,7 @@ const base = values.users ? dirname(resolve(values.users)) : process.cwd();
 const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(resolve(base, file), 'utf8'));
 try {
   for (const u of seeds) {
-    sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles, ...(u.type ? { type: u.type } : {}), ...(u.hasPassword ? { hasPassword: true } : {}) });
+    sf.addUser(u.name, { rsaPublicKey: pem(u.publicKeyFile), rsaPublicKey2: pem(u.publicKey2File), role: u.role, roles: u.roles, ...(u.type ? { type: u.type } : {}), ...(u.hasPassword ? { hasPassword: true } : {}), ...(u.hasMfa ? { hasMfa: true } : {}), ...(u.disabled ? { disabled: true } : {}), ...(u.lastLoginDaysAgo !== undefined ? { lastSuccessLogin: new Date(sf.now().getTime() - u.lastLoginDaysAgo * 86_400_000) } : {}) });
     for (const t of u.pats ?? []) {
       sf.addPatObject(u.name, t.name, { ...(t.roleRestriction ? { roleRestriction: t.roleRestriction } : {}), ...(t.comment !== undefined ? { comment: t.comment } : {}), ...(t.expiresInHours !== undefined ? { expiresAt: new Date(sf.now().getTime() + t.expiresInHours * 3_600_000) } : {}) });
     }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { HttpTransport, NetworkError, RequestTimeoutError, type HttpRequest } from '../../src/snowflake/http.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
@@ -27,7 +28,13 @@ beforeAll(async () => {
     req.resume().on('end', () => {
       res.setHeader('Content-Type', 'text/plain');
       res.setHeader('X-Twice', ['a', 'b']);
-      if (req.url === '/big-chunked') {
+      if (req.url === '/gzip' || req.url === '/gzip-bomb' || req.url === '/gzip-corrupt') {
+        // 10 MB of zeros is ~10 kB gzipped: counted as it inflates, not as it arrives.
+        const body = req.url === '/gzip-corrupt' ? Buffer.from('not gzip at all') : gzipSync(req.url === '/gzip' ? '{"data": [["a"]]}' : Buffer.alloc(10_000_000));
+        res.setHeader('Content-Encoding', 'gzip');
+        res.setHeader('Content-Length', body.length);
+        res.end(body);
+      } else if (req.url === '/big-chunked') {
         for (let i = 0; i < 100; i++) res.write('x'.repeat(1000)); // no Content-Length: read until the cap
         res.end();
       } else {
@@ -101,6 +108,18 @@ describe('direct', () => {
     expect(chunked.overflow).toBe(true);
     expect(chunked.text).toHaveLength(1500);
     expect(t.connections).toHaveLength(2); // a cut connection is closed, not reused
+  });
+
+  it('inflates a gzip answer, counting the inflated bytes against the limit (a small bomb is cut); a corrupt one is a failure', async () => {
+    const t = transport();
+    const ok = await t.request(get(`${plainUrl}/gzip`));
+    expect(ok).toMatchObject({ status: 200, overflow: false, text: '{"data": [["a"]]}' });
+    const bomb = await t.request(get(`${plainUrl}/gzip-bomb`, { limitFor: () => 64 * 1024 }));
+    expect(bomb.overflow).toBe(true);
+    expect(bomb.text.length).toBeLessThanOrEqual(64 * 1024);
+    const corrupt = await rejection(t.request(get(`${plainUrl}/gzip-corrupt`)));
+    expect(corrupt).toBeInstanceOf(NetworkError);
+    expect(corrupt.message).toMatch(/the gzip answer is corrupt/);
   });
 
   it('a refused connection is a tcp-stage failure at the target', async () => {
