@@ -329,6 +329,7 @@ const specs: CommandSpec[] = [
       cmd.option('--concurrency <n>', 'users rotated at a time (default 4, at most 32)');
       cmd.option('--out-dir <dir>', 'folder for the new keys, <user>_<type>_key.<date>.p8 (default: the current folder)');
       cmd.option('--restart', 'forget an unfinished run of these targets and start a new one');
+      cmd.option('--shard <k/n>', 'rotate only the K-th of N slices of the targets (by a hash of the user name): one slice per CI matrix job');
       jsonOption(cmd);
       wideOption(cmd);
     },
@@ -383,6 +384,7 @@ const specs: CommandSpec[] = [
       cmd.option('--source <source>', 'live (each user read now; default) | account-usage (two ACCOUNT_USAGE views, up to 2 h old; needs --warehouse)');
       cmd.option('--concurrency <n>', 'users read at a time (live; default 8, at most 64)');
       cmd.option('--targets-out <path>', 'write the users with a key due for rotation, in rotate --targets form');
+      cmd.option('--shard <k/n>', 'audit only the K-th of N slices of the users (by a hash of the user name)');
       connectionOptions(cmd);
       cmd.optionsGroup('Output:');
       cmd.option('--format <format>', 'table | json | csv | markdown (default: table; --json = json)');

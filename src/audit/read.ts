@@ -10,6 +10,7 @@
 import type { CommandContext } from '../context.js';
 import { CheckFailedError, ServiceError, isSfauthError } from '../errors.js';
 import { likeMatcher } from '../core/audit/like.js';
+import { shardOf, type Shard } from '../core/shard.js';
 import type { AuditCredential, AuditUser } from '../core/audit/model.js';
 import { quoteLiteral } from '../core/sql.js';
 import { readUserKeys } from '../keys/read.js';
@@ -27,6 +28,8 @@ export interface ReadRequest {
   /** `--users`: a SHOW USERS LIKE pattern, sent as a string literal. */
   pattern?: string;
   type: UserType;
+  /** `--shard K/N`: only this slice of the users. */
+  shard?: Shard;
   concurrency: number;
   /** Each user's reads must fit in this (as each fleet user's rotation does). */
   timeoutMs: number;
@@ -54,7 +57,7 @@ export async function readLive(req: ReadRequest): Promise<AuditRead> {
     if (page.length < SHOW_USERS_PAGE) break;
     from = page[page.length - 1]!.name;
   }
-  const users = listed.filter((u) => typeMatches(u, req.type));
+  const users = listed.filter((u) => typeMatches(u, req.type) && inMyShard(u, req.shard));
   const throttle = new Throttle(req.ctx.now);
   let done = 0;
   const read = await eachAtMost(users, req.concurrency, async (user) => {
@@ -118,7 +121,7 @@ export async function readAccountUsage(req: ReadRequest): Promise<AuditRead> {
     req.client.execute('SELECT USER_NAME, NAME, TYPE, STATUS, ADDITIONAL_DETAILS, CREATED_ON, LAST_USED_ON, EXPIRATION_DATE FROM SNOWFLAKE.ACCOUNT_USAGE.CREDENTIALS'),
   ]);
   const matches = req.pattern !== undefined ? likeMatcher(req.pattern) : () => true;
-  const users = usersOf(usersResult, 'ACCOUNT_USAGE.USERS').filter((u) => matches(u.name) && typeMatches(u, req.type));
+  const users = usersOf(usersResult, 'ACCOUNT_USAGE.USERS').filter((u) => matches(u.name) && typeMatches(u, req.type) && inMyShard(u, req.shard));
   const byName = new Map(users.map((u) => [u.name, u]));
   for (const u of users) {
     // The view says only that a legacy key is set: not which slot, not since when.
@@ -164,6 +167,11 @@ function usersOf(result: StatementResult, what: string): ListedUser[] {
     credentials: [],
     features: { namedPairs: true, pats: true },
   }));
+}
+
+/** Sharded by the name as an identifier, so a user is in the same slice here and in rotate --targets. */
+function inMyShard(u: AuditUser, shard: Shard | undefined): boolean {
+  return !shard || shardOf(exactIdentifier(u.name), shard.count) === shard.index;
 }
 
 function typeMatches(u: AuditUser, type: UserType): boolean {

@@ -11,11 +11,13 @@ import { targetsLine } from '../core/audit/formats.js';
 import type { Severity } from '../core/audit/model.js';
 import { dueUsers, failsOn, findingsFor, sortFindings } from '../core/audit/rules.js';
 import { parseDuration } from '../core/duration.js';
+import { parseShard } from '../core/shard.js';
 import { writeNewFiles, assertCanCreate } from '../io/files.js';
 import { resolve } from 'node:path';
 import { readAccountUsage, readLive, type UserType } from '../audit/read.js';
 import { csvDocument, jsonDocument, markdownDocument, summaryOf, terminalReport, type AuditReport } from '../audit/report.js';
 import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { inGitHubActions, summaryToGitHub } from '../ci/github-reports.js';
 
 export interface AuditOptions extends SessionFlags {
   users?: string;
@@ -30,6 +32,7 @@ export interface AuditOptions extends SessionFlags {
   targetsOut?: string;
   failOn?: string;
   wide?: boolean;
+  shard?: string;
 }
 
 const FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
@@ -50,6 +53,7 @@ export async function run(options: AuditOptions, ctx: CommandContext): Promise<n
   const maxAgeSeconds = parseDuration(options.maxAge ?? '180d', '--max-age');
   const expiringWithinSeconds = parseDuration(options.expiringWithin ?? '14d', '--expiring-within');
   const unusedForSeconds = parseDuration(options.unusedFor ?? '90d', '--unused-for');
+  const shard = options.shard !== undefined ? parseShard(options.shard) : undefined;
   const targetsOut = options.targetsOut !== undefined ? resolve(ctx.cwd, options.targetsOut) : undefined;
   if (targetsOut) assertCanCreate(targetsOut);
 
@@ -64,6 +68,7 @@ export async function run(options: AuditOptions, ctx: CommandContext): Promise<n
     ctx,
     ...(options.users !== undefined ? { pattern: options.users } : {}),
     type,
+    ...(shard ? { shard } : {}),
     concurrency,
     timeoutMs,
     onUser: (done: number, total: number) => step.update(`Reading the users' credentials ${done}/${total}`),
@@ -113,6 +118,8 @@ export async function run(options: AuditOptions, ctx: CommandContext): Promise<n
   else if (format === 'markdown') ctx.out.data(markdownDocument(report));
   else for (const line of terminalReport(report, now, ctx.out.dataStyle, ctx.out.tableWidth(options.wide))) ctx.out.line(line);
 
+  // The job summary gets the Markdown report, whatever --format stdout had (stdout is unchanged).
+  if (inGitHubActions(ctx.env)) summaryToGitHub(ctx, markdownDocument(report).replace(/^# /, '### '));
   if (failsOn(findings, failOn)) {
     const s = summaryOf(report);
     const failing = findings.filter((f) => failsOn([f], failOn)).length;

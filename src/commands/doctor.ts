@@ -25,6 +25,9 @@ import { adviseRefusal } from '../rotate/history.js';
 import { resolveBaseUrl } from '../snowflake/base-url.js';
 import { homeDirOf, keyPairCredential, makeClient, openSession, resolveFromContext, transportOf, type SessionFlags } from '../snowflake/session.js';
 import { EC_DRIVERS_NOTE } from './keygen.js';
+import { inGitHubActions, summaryToGitHub } from '../ci/github-reports.js';
+import { markdownTable } from '../core/github-output.js';
+import { markdownCell } from '../core/audit/formats.js';
 import { parseDuration } from '../core/duration.js';
 import type { Credential, Identity, SnowflakeClient } from '../snowflake/client.js';
 
@@ -202,6 +205,16 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
     }
     ctx.out.line('');
     ctx.out.line(ok ? (cause ? s.yellow(verdict) : s.green(verdict)) : s.red(verdict));
+  }
+  if (inGitHubActions(ctx.env)) {
+    summaryToGitHub(
+      ctx,
+      [
+        `### sfauth doctor${conn?.name ? ` (connection ${markdownCell(conn.name)})` : ''}: ${markdownCell(verdict)}`,
+        '',
+        markdownTable(['check', 'status', 'evidence', 'fix'], checks.filter((c) => c.status !== 'pass' || !ok).map((c) => [c.title, c.status, c.evidence, c.status === 'pass' ? '' : (c.fix ?? '')])),
+      ].join('\n'),
+    );
   }
   if (!ok) {
     const failed = checks.filter((c) => c.status === 'fail');

@@ -5,6 +5,7 @@
  * a key already registered (says where), a legacy slot holding another key (unless `--overwrite`), a
  * pair name already taken, the 10-pair limit, a server without named key pairs.
  */
+import { registerToGitHub } from '../ci/github-reports.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
@@ -111,7 +112,9 @@ export async function run(options: RegisterOptions, ctx: CommandContext): Promis
     confirmed: false,
   };
   const what = pair ? `key pair ${pair.name}` : `slot ${slot} (${slotProperty(slot!)})`;
+  const keyName = pair ? `key pair ${pair.name}` : slotProperty(slot!);
   if (!options.apply) {
+    registerToGitHub(ctx, { user: target, key: keyName, fingerprint, applied: false });
     if (ctx.out.json) ctx.out.document({ ...plan, connection: connectionReport(session.connection) });
     else {
       ctx.out.line(`Register ${fingerprint} for ${target} as ${what}${replaces ? `, replacing ${replaces}` : ''}:`);
@@ -145,6 +148,7 @@ export async function run(options: RegisterOptions, ctx: CommandContext): Promis
       data: { fingerprint },
     });
   }
+  registerToGitHub(ctx, { user: target, key: keyName, fingerprint, applied: true });
   if (ctx.out.json) ctx.out.document({ ...plan, applied: true, confirmed: true, statementsRun: [sql], connection: connectionReport(session.connection) });
   else {
     ctx.out.line(`registered ${target}: ${what} = ${fingerprint}`);

@@ -33,8 +33,10 @@ import { namedPairFrom, type KeyPairFlags } from './key-pair-flags.js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseTargets } from '../core/targets.js';
+import { inShard, parseShard } from '../core/shard.js';
 import { readInputFile } from '../io/files.js';
 import { layoutTable } from '../ui/table.js';
+import { fleetToGitHub, inGitHubActions, rotationToGitHub, type RotationFacts } from '../ci/github-reports.js';
 import { placeText, rotateFleet, type FleetResult } from '../rotate/fleet.js';
 
 export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFlags, 'slot'> {
@@ -56,6 +58,8 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFl
   restart?: boolean;
   yes?: boolean;
   targets?: string;
+  /** `--shard K/N`: this run's slice of the targets. */
+  shard?: string;
   concurrency?: string;
   outDir?: string;
   json?: boolean;
@@ -150,7 +154,35 @@ export async function run(options: RotateOptions, ctx: CommandContext): Promise<
       ...(needsConfirmation(ctx, options) ? { confirm: () => confirmOrCancel(ctx, `Apply the rotation of ${target}'s key?`) } : {}),
     },
   });
+  if (inGitHubActions(ctx.env)) rotationToGitHub(ctx, githubFacts(r, outcome));
   return render(r, outcome);
+}
+
+/** The outcome as a GitHub Actions job sees it (outputs and the summary). */
+function githubFacts(r: Run, o: RotationOutcome): RotationFacts {
+  const base = { user: r.target, account: r.jwtAccount, outcome: o.outcome, key: null, oldFingerprint: null, newFingerprint: null, keyPath: null };
+  switch (o.outcome) {
+    case 'planned':
+      return { ...base, key: o.report.keyPair ? `key pair ${o.report.keyPair}` : o.report.newSlot ? slotProperty(o.report.newSlot) : null, oldFingerprint: o.report.oldFingerprint };
+    case 'rotated':
+    case 'awaiting-delivery': {
+      const t = o.journal.target;
+      return {
+        ...base,
+        key: t.kind === 'slot' ? slotProperty(t.newSlot) : `key pair ${t.name}`,
+        oldFingerprint: o.journal.oldFingerprint,
+        newFingerprint: o.journal.newFingerprint,
+        keyPath: o.report.privateKeyRemoved ? null : o.report.privateKeyPath,
+        ...(o.outcome === 'awaiting-delivery' ? { finish: finishCommand(r.ctx.argv, `sfauth rotate --target-user ${r.target} --finish --apply`) } : {}),
+      };
+    }
+    case 'not-due':
+      return { ...base, key: o.key.kind === 'slot' ? slotProperty(o.key.slot) : `key pair ${o.key.name}`, oldFingerprint: o.key.fingerprint, note: o.explanation };
+    case 'already-done':
+      return { ...base, oldFingerprint: o.entry.oldFingerprint, newFingerprint: o.entry.newFingerprint, keyPath: o.entry.privateKeyPath ?? null, note: o.message };
+    case 'nothing-to-finish':
+      return { ...base, note: o.message };
+  }
 }
 
 /**
@@ -226,11 +258,12 @@ const MAX_CONCURRENCY = 32;
 
 /** `--targets` and the flags that go with it, checked before the session and any network call. */
 async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<FleetFlags | undefined> {
-  const fleetOnly = (['concurrency', 'outDir'] as const).filter((k) => options[k] !== undefined);
+  const fleetOnly = (['concurrency', 'outDir', 'shard'] as const).filter((k) => options[k] !== undefined);
   if (options.targets === undefined) {
-    if (fleetOnly.length) throw new UsageError('ERR_USAGE', `${fleetOnly.map((k) => (k === 'outDir' ? '--out-dir' : '--concurrency')).join(' and ')} go${fleetOnly.length === 1 ? 'es' : ''} with --targets FILE`, { hint: 'for one user, --out PATH names the new key' });
+    if (fleetOnly.length) throw new UsageError('ERR_USAGE', `${fleetOnly.map((k) => (k === 'outDir' ? '--out-dir' : `--${k}`)).join(' and ')} go${fleetOnly.length === 1 ? 'es' : ''} with --targets FILE`, { hint: 'for one user, --out PATH names the new key' });
     return undefined;
   }
+  const shard = options.shard !== undefined ? parseShard(options.shard) : undefined;
   for (const [flag, given] of [['--target-user', options.targetUser], ['--out', options.out], ['--update-connection', options.updateConnection], ['--in-place', options.inPlace]] as const) {
     if (given !== undefined && given !== false) {
       throw new UsageError('ERR_USAGE', `${flag} does not go with --targets`, {
@@ -264,7 +297,9 @@ async function fleetFlags(options: RotateOptions, ctx: CommandContext): Promise<
     }
     assertSafeChain(outDir, '--out-dir');
   }
-  return { targets: parseTargets(text, source, { allowEmpty: true }), source, concurrency, ...(outDir ? { outDir } : {}) };
+  const listed = parseTargets(text, source, { allowEmpty: true });
+  const targets = inShard(listed, shard);
+  return { targets, source: shard ? `shard ${shard.index}/${shard.count} of ${source} (${targets.length} of ${listed.length} users)` : source, concurrency, ...(outDir ? { outDir } : {}) };
 }
 
 async function runFleet(
@@ -321,6 +356,9 @@ async function runFleet(
   );
   counter.end();
   const failed = results.filter((x) => x.outcome === 'failed');
+  if (inGitHubActions(ctx.env)) {
+    fleetToGitHub(ctx, jwtAccount, fleet.source, results.map((x) => ({ user: x.user, outcome: x.outcome, key: placeText(x), oldFingerprint: x.oldFingerprint, newFingerprint: x.newFingerprint, error: x.error ? `${x.error.code}: ${x.error.message}` : null })), apply);
+  }
   if (ctx.out.json) ctx.out.document(results);
   else {
     const rows = [['USER', 'OUTCOME', 'KEY', 'OLD', 'NEW', 'STORE', 'ERROR']];

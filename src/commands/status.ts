@@ -17,6 +17,9 @@ import { slotProperty, type Slot } from '../core/sql.js';
 import { displayPath } from '../io/paths.js';
 import { layoutTable } from '../ui/table.js';
 import { timeText } from '../core/time-text.js';
+import { inGitHubActions, summaryToGitHub } from '../ci/github-reports.js';
+import { markdownTable } from '../core/github-output.js';
+import { markdownCell } from '../core/audit/formats.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { keyStateFolder } from '../rotate/lock.js';
 import { accountForJwt } from '../core/account.js';
@@ -145,6 +148,16 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
       );
     }
     if (!read.namedPairs.available) out.info(out.style.dim(`named key pairs: not available on this server (${read.namedPairs.why}); showing the legacy slots`));
+  }
+  if (inGitHubActions(ctx.env)) {
+    summaryToGitHub(
+      ctx,
+      [
+        `### sfauth status: ${markdownCell(result.user)}${result.account ? ` (${markdownCell(result.account)})` : ''}`,
+        '',
+        markdownTable(['key', 'fingerprint', 'status', 'set', 'expires', 'local key'], result.keys.map((k) => [k.kind === 'slot' ? `slot ${k.slot}` : `pair ${k.name}`, k.fingerprint, k.status, k.kind === 'slot' ? (k.setAt ? timeText(k.setAt) : 'unknown') : k.createdOn ? timeText(k.createdOn) : 'unknown', k.expiresAt ? timeText(k.expiresAt) : '-', k.inUse ? 'in use' : k.matchesLocalKey ? 'matches' : '-'])),
+      ].join('\n'),
+    );
   }
   if (pending && !out.json) {
     out.warn(

@@ -29,7 +29,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(SNOWFLAKE_|PRIVATE_KEY_PASSPHRASE|SFAUTH_|FORCE_COLOR|CI$)/.test(k)) continue;
+    if (/^(SNOWFLAKE_|PRIVATE_KEY_PASSPHRASE|SFAUTH_|GITHUB_|FORCE_COLOR|CI$)/.test(k)) continue;
     if (/^(https?_proxy|no_proxy|all_proxy|NODE_EXTRA_CA_CERTS)$/i.test(k)) continue;
     env[k] = v;
   }
