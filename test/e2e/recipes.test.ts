@@ -1,6 +1,6 @@
 /**
  * The secret-store recipes of docs/rotate.md, run verbatim (run `npm run build` first): each `<!-- recipe: NAME -->`
- * block is taken from docs/rotate.md as it is and run with `sh`, against the emulator, with `sfauth` and a
+ * block is taken from docs/rotate.md or docs/github-actions.md as it is and run with `sh`, against the emulator, with `sfauth` and a
  * stand-in for the store's CLI (gh, aws, vault, kubectl) on PATH. The stand-ins record their arguments,
  * their environment and what they read; the test checks that the store received the private key that
  * Snowflake now has, and that the old key is gone. The scheduled GitHub Actions workflow is run the
@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { generateKeyPair } from 'node:crypto';
+import { createPublicKey, generateKeyPair } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +18,7 @@ import { fingerprintOf } from '../support/rotation.js';
 
 const gen = promisify(generateKeyPair);
 const DAY = 86_400_000;
-const README = readFileSync(join(ROOT, 'docs', 'rotate.md'), 'utf8');
+const README = ['rotate.md', 'github-actions.md'].map((page) => readFileSync(join(ROOT, 'docs', page), 'utf8')).join('\n');
 
 /** The README's recipe blocks by name. */
 function recipes(): Map<string, { lang: string; body: string }> {
@@ -139,7 +139,7 @@ const args = (w: World, tool: string) => readFileSync(join(w.record, `${tool}.ar
 
 describe.concurrent('README recipes: --store-cmd with each store, run verbatim', { timeout: 60_000 }, () => {
   it('the README has every recipe the tests run', () => {
-    expect([...recipes().keys()].sort()).toEqual(['aws', 'gh', 'kubectl', 'vault', 'workflow']);
+    expect([...recipes().keys()].sort()).toEqual(['audit-workflow', 'aws', 'gh', 'kubectl', 'vault', 'workflow']);
   });
 
   it('GitHub Actions secret (gh secret set)', async () => {
@@ -202,5 +202,35 @@ describe.concurrent('README recipes: --store-cmd with each store, run verbatim',
     const again = await w.sh(script, { ...env, SNOWFLAKE_PRIVATE_KEY_RAW: readFileSync(join(w.record, 'gh.stdin'), 'utf8') });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^SVC_LOADER: not due$/m);
+  });
+
+  it('the weekly audit workflow: due service keys rotated into the repository secrets, then the audit passes', async () => {
+    const w = await world();
+    const adminPair = await gen('ec', { namedCurve: 'P-256' });
+    w.sf.addUser('KEY_ADMIN', { rsaPublicKey: adminPair.publicKey });
+    w.sf.grant('KEY_ADMIN', '*');
+    w.sf.updateUser('SVC_LOADER', { type: 'SERVICE' });
+    // its key set 200 days ago: past the audit's --max-age (180 days)
+    w.sf.setKey('SVC_LOADER', 1, createPublicKey(w.pem), { lastSet: new Date(Date.now() - 200 * DAY) });
+    w.sf.addUser('SVC_YOUNG', { rsaPublicKey: (await gen('ec', { namedCurve: 'P-256' })).publicKey, type: 'SERVICE' });
+    const young = w.sf.user('SVC_YOUNG').slots[1]!.fingerprint;
+    const yaml = recipes().get('audit-workflow')!.body;
+    expect(yaml).toMatch(/^ {2}schedule: \[\{ cron: '23 4 \* \* 1' \}\]/m);
+    const step = /^ {6}- name: rotate due keys[^\n]*\n {8}env:\n((?: {10}[^\n]*\n)+) {8}run: \|\n((?: {10}[^\n]*\n)+)/m.exec(yaml);
+    expect(step).not.toBeNull();
+    const secrets: Record<string, string> = { KEY_ADMIN_P8: adminPair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, SECRETS_WRITER_TOKEN: 'ghs_stand_in_token' };
+    const env: Record<string, string> = { GITHUB_REPOSITORY: 'my-org/loader' };
+    for (const line of step![1]!.split('\n').filter(Boolean)) {
+      const [, key, raw] = /^ {10}(\w+): (.*?)(?:\s+#.*)?$/.exec(line)!;
+      const secret = /^\$\{\{ secrets\.(\w+) \}\}$/.exec(raw!);
+      env[key!] = secret ? secrets[secret[1]!]! : raw!;
+    }
+    const r = await w.sh(step![2]!.replace(/^ {10}/gm, ''), env);
+    expect(r.code, r.stderr).toBe(0);
+    // the due key (100 days old) went to the store and is now the only one; the young key is untouched
+    expect(args(w, 'gh')).toEqual(['secret', 'set', 'SVC_LOADER_P8', '--repo', 'my-org/loader']);
+    expectStored(w, readFileSync(join(w.record, 'gh.stdin'), 'utf8'), 'gh');
+    expect(w.sf.user('SVC_YOUNG').slots[1]!.fingerprint).toBe(young);
+    expect(r.stdout).toMatch(/^2 users, 2 credentials: 0 high/m);
   });
 });

@@ -433,6 +433,8 @@ export interface Emulator {
   grant(adminLogin: string, targetLogin: string): void;
   addOAuthToken(token: string, loginName: string, opts?: { expired?: boolean }): void;
   addPat(token: string, loginName: string): void;
+  /** Changes what SHOW USERS shows of a user (its type, password, MFA, …). */
+  updateUser(loginName: string, patch: Pick<UserInit, 'type' | 'hasPassword' | 'hasMfa' | 'disabled' | 'lastSuccessLogin' | 'comment'>): void;
   /** A PAT object on the user (SHOW USER PATS, ACCOUNT_USAGE.CREDENTIALS); `addPat` gives a token that authenticates. */
   addPatObject(loginName: string, name: string, init?: PatInit): void;
   addPostgresInstance(name: string, opts?: { caseSensitive?: boolean; users?: string[]; allowedUsers?: string[] }): void;
@@ -1598,6 +1600,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         comment: init.comment ?? null,
         pats: [],
       });
+    },
+    updateUser(loginName, patch) {
+      const u = mustUser(loginName);
+      if (patch.type !== undefined) u.type = patch.type;
+      if (patch.hasPassword !== undefined) u.hasPassword = patch.hasPassword;
+      if (patch.hasMfa !== undefined) u.hasMfa = patch.hasMfa;
+      if (patch.disabled !== undefined) u.disabled = patch.disabled;
+      if (patch.lastSuccessLogin !== undefined) u.lastSuccessLogin = patch.lastSuccessLogin;
+      if (patch.comment !== undefined) u.comment = patch.comment;
     },
     addPatObject(loginName, name, init = {}) {
       const u = mustUser(loginName);
