@@ -112,6 +112,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   doctor: () => import('./commands/doctor.js') as Promise<CommandModule>,
   audit: () => import('./commands/audit.js') as Promise<CommandModule>,
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
+  export: () => import('./commands/export.js') as Promise<CommandModule>,
 };
 
 const specs: CommandSpec[] = [
@@ -392,6 +393,25 @@ const specs: CommandSpec[] = [
       wideOption(cmd);
     },
     load: loaders.audit!,
+  },
+  {
+    name: 'export',
+    summary: 'print a private key in the form another tool expects: PKCS#8 PEM, one-line PEM, bare body, or SNOWFLAKE_PRIVATE_KEY_RAW',
+    examples: [
+      'sfauth export rsa_key.p8 --format pem-escaped          # one line with \\n, still encrypted',
+      'sfauth export rsa_key.p8 --format env --decrypt | gh secret set SNOWFLAKE_ENV',
+      'sfauth export old_pkcs1.pem --decrypt --out rsa_key.p8  # PKCS#1 → PKCS#8, 0600',
+    ],
+    configure(cmd) {
+      cmd.argument('<key>', "the private key file (any format sfauth reads), '-' for stdin");
+      cmd.option('--format <format>', 'pem | pem-escaped | body | env (default: pem)');
+      cmd.option('--decrypt', 'write it unencrypted (only to --out or a pipe, never a terminal)');
+      cmd.option('--out <path>', 'write it to this file (0600) instead of stdout');
+      cmd.option('--force', 'with --out: replace an existing file');
+      passphraseOption(cmd);
+    },
+    positional: ['key'],
+    load: loaders.export!,
   },
   {
     name: 'completion',

@@ -42,6 +42,7 @@ const VALUES: Record<string, string[]> = {
 /** Where a command gives a flag other values than the table above. */
 const COMMAND_VALUES: Record<string, Record<string, string[]>> = {
   audit: { '--type': ['service', 'person', 'all'], '--format': ['table', 'json', 'csv', 'markdown'] },
+  export: { '--format': ['pem', 'pem-escaped', 'body', 'env'] },
 };
 const valuesOf = (command: string, flag: string): string[] | undefined => COMMAND_VALUES[command]?.[flag] ?? VALUES[flag];
 

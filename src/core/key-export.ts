@@ -1,0 +1,32 @@
+/**
+ * A private key in the form another tool expects (DESIGN.md §3 v3 "First-time set-up, connections and
+ * export"): PKCS#8 PEM (what the Snowflake connectors read), the same PEM on one line with `\n`
+ * escapes (JSON, .env files, some CI variables), the bare base64 body, or a shell assignment of
+ * SNOWFLAKE_PRIVATE_KEY_RAW. Pure: a PKCS#8 PEM in, text out.
+ */
+export type ExportFormat = 'pem' | 'pem-escaped' | 'body' | 'env';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['pem', 'pem-escaped', 'body', 'env'];
+
+/** `pem` is a PKCS#8 PEM (`PRIVATE KEY` or `ENCRYPTED PRIVATE KEY`), with a final newline. */
+export function exportKey(pem: string, format: ExportFormat): string {
+  const text = pem.replace(/\r\n/g, '\n').trimEnd() + '\n';
+  switch (format) {
+    case 'pem':
+      return text;
+    case 'pem-escaped':
+      return text.trimEnd().split('\n').join('\\n') + '\\n\n';
+    case 'body':
+      return bodyOf(text) + '\n';
+    case 'env':
+      // Single quotes keep the newlines and every other character as they are; a PEM holds no quote.
+      return `SNOWFLAKE_PRIVATE_KEY_RAW='${text.trimEnd()}'\n`;
+  }
+}
+
+/** The base64 between the PEM delimiters, on one line. */
+export function bodyOf(pem: string): string {
+  return pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
+}
