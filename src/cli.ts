@@ -113,6 +113,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   audit: () => import('./commands/audit.js') as Promise<CommandModule>,
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
   export: () => import('./commands/export.js') as Promise<CommandModule>,
+  connections: () => import('./commands/connections.js') as Promise<CommandModule>,
 };
 
 const specs: CommandSpec[] = [
@@ -393,6 +394,17 @@ const specs: CommandSpec[] = [
       wideOption(cmd);
     },
     load: loaders.audit!,
+  },
+  {
+    name: 'connections',
+    summary: 'list the Snowflake CLI connections sfauth sees (file, default, account, user, auth, key file), with warnings; --test authenticates each',
+    examples: ['sfauth connections', 'sfauth connections --test', 'sfauth connections --json'],
+    configure(cmd) {
+      cmd.option('--test', 'authenticate with each connection (4 at a time); exit 1 if one fails');
+      cmd.option('--timeout <duration>', 'network deadline for each test', '30s');
+      jsonOption(cmd);
+    },
+    load: loaders.connections!,
   },
   {
     name: 'export',
