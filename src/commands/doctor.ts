@@ -25,6 +25,7 @@ import { adviseRefusal } from '../rotate/history.js';
 import { resolveBaseUrl } from '../snowflake/base-url.js';
 import { homeDirOf, keyPairCredential, makeClient, openSession, resolveFromContext, transportOf, type SessionFlags } from '../snowflake/session.js';
 import { EC_DRIVERS_NOTE } from './keygen.js';
+import { rawKeyProblem } from '../core/key-export.js';
 import { inGitHubActions, summaryToGitHub } from '../ci/github-reports.js';
 import { markdownTable } from '../core/github-output.js';
 import { markdownCell } from '../core/audit/formats.js';
@@ -88,7 +89,10 @@ export async function run(options: DoctorOptions, ctx: CommandContext): Promise<
     try {
       key = await loadKey(source, { passphrase: conn.passphrase, prompter: ctx.prompter, readStdin: ctx.readStdin, requirePrivate: true });
       const what = `${key.type === 'rsa' ? `RSA ${key.bits}` : `EC ${key.curve}`}, ${key.format}, ${key.encrypted ? `encrypted, opened with ${conn.passphrase?.origin ?? 'the passphrase typed'}` : 'not encrypted'} (${key.label})`;
-      if (modeNote) add('key', 'private key', 'warn', `${what}; ${modeNote}: others can read it`, `chmod 0600 ${key.path}`);
+      const rawProblem = source.kind === 'raw' ? rawKeyProblem(source.original ?? source.pem) : undefined;
+      if (rawProblem) {
+        add('key', 'private key', 'warn', `${what}; ${source.origin} holds ${rawProblem.form}: sfauth reads it, but Snowflake's key-pair guide uses a PKCS#8 PEM with its line breaks, and stricter tools (the Snowflake CLI reads this variable as PEM) take only that`, `store the PKCS#8 PEM with its line breaks: sfauth export <the key file> --format ${rawProblem.fix} (or --format env for a SNOWFLAKE_PRIVATE_KEY_RAW= line)`);
+      } else if (modeNote) add('key', 'private key', 'warn', `${what}; ${modeNote}: others can read it`, `chmod 0600 ${key.path}`);
       else if (key.type === 'ec') add('key', 'private key', 'warn', `${what}; ${EC_DRIVERS_NOTE}`, 'for a client other than the Python connector, use an RSA key (sfauth keygen)');
       else add('key', 'private key', 'pass', what);
     } catch (err) {

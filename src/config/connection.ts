@@ -69,7 +69,8 @@ export type OriginField =
 export type PrivateKeySource =
   | { kind: 'file'; path: string; origin: string }
   | { kind: 'stdin'; origin: string }
-  | { kind: 'raw'; pem: string; origin: string };
+  /** `original`: the text as given, before `\n` escapes were undone (doctor judges the form). */
+  | { kind: 'raw'; pem: string; origin: string; original?: string };
 
 export interface ResolvedConnection {
   /** The connection used, if any. */
@@ -385,9 +386,9 @@ function resolvePrivateKey(flags: ConnectionFlags, env: Env, layer: Layer, cwd: 
     if (value !== undefined) return { kind: 'file', path: resolvePath(value, cwd, homeDir), origin: varName };
   }
   const raw = lastOf(layer, ['private_key_raw']);
-  if (raw && raw.value !== '') return { kind: 'raw', pem: normalizePem(raw.value), origin: raw.origin };
+  if (raw && raw.value !== '') return { kind: 'raw', pem: normalizePem(raw.value), origin: raw.origin, original: raw.value };
   const rawEnv = envValue(env, 'SNOWFLAKE_PRIVATE_KEY_RAW');
-  if (rawEnv !== undefined) return { kind: 'raw', pem: normalizePem(rawEnv), origin: 'SNOWFLAKE_PRIVATE_KEY_RAW' };
+  if (rawEnv !== undefined) return { kind: 'raw', pem: normalizePem(rawEnv), origin: 'SNOWFLAKE_PRIVATE_KEY_RAW', original: rawEnv };
   return undefined;
 }
 

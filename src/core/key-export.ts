@@ -30,3 +30,20 @@ export function bodyOf(pem: string): string {
     .filter((l) => l && !l.startsWith('-----'))
     .join('');
 }
+
+/**
+ * What is wrong with a private key held in a variable (SNOWFLAKE_PRIVATE_KEY_RAW, private_key_raw),
+ * for the tools that are stricter than sfauth: Snowflake's key-pair guide
+ * (https://docs.snowflake.com/en/user-guide/key-pair-auth) makes PKCS#8 PEM keys, and the Snowflake
+ * CLI reads SNOWFLAKE_PRIVATE_KEY_RAW as PEM. The most common failure reported for keys in secrets is
+ * one of these forms.
+ * Undefined when it is that PEM.
+ */
+export function rawKeyProblem(text: string): { form: string; fix: ExportFormat } | undefined {
+  const t = text.trim();
+  if (/^-----BEGIN [A-Z ]+-----\\n/.test(t)) return { form: 'a one-line PEM with \\n escapes', fix: 'pem' };
+  if (/^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(t)) return { form: `a key in the traditional ${t.includes('BEGIN RSA') ? 'PKCS#1 (RSA)' : 'SEC1 (EC)'} format, not PKCS#8`, fix: 'pem' };
+  if (/^-----BEGIN [A-Z ]+-----/.test(t) && !t.includes('\n')) return { form: 'a PEM whose line breaks were lost', fix: 'pem' };
+  if (/^[A-Za-z0-9+/=\s]+$/.test(t) && !t.startsWith('-----')) return { form: 'the bare base64 body, without the PEM lines', fix: 'pem' };
+  return undefined;
+}

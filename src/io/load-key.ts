@@ -13,7 +13,7 @@ import { readInputFile, readPassphraseFile } from './files.js';
 export type KeySource =
   | { kind: 'file'; path: string; origin?: string }
   | { kind: 'stdin'; origin?: string }
-  | { kind: 'raw'; pem: string; origin: string };
+  | { kind: 'raw'; pem: string; origin: string; original?: string };
 
 /** A passphrase is bytes (DESIGN.md §2): a file's are used as `openssl -passin file:` uses them. */
 export interface Passphrase {

@@ -6,8 +6,8 @@
  * never resolves); nothing else leaves loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STACK_TRACE, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../support/emulator.js';
@@ -242,6 +242,24 @@ describe.concurrent('sfauth doctor', () => {
     const opened = await doctor(at(sf, 'encuser', k.enc), { SNOWFLAKE_HOME: home, PRIVATE_KEY_PASSPHRASE: PASSPHRASE });
     expect(opened.r.code, JSON.stringify(opened.doc)).toBe(0);
     expect(opened.check('key').evidence).toMatch(/encrypted, opened with PRIVATE_KEY_PASSPHRASE/);
+  });
+
+  it('SNOWFLAKE_PRIVATE_KEY_RAW in a form other tools reject (escaped, bare body, PKCS#1): a warning with the export that fixes it', async () => {
+    const { sf, home } = await world();
+    const pem = readFileSync(k.svc.p8, 'utf8');
+    const pkcs1 = createPrivateKey(pem).export({ type: 'pkcs1', format: 'pem' }) as string;
+    const forms: Array<[string, RegExp | null]> = [
+      [pem, null],
+      [pem.trimEnd().split('\n').join('\\n'), /a one-line PEM with \\n escapes/],
+      [pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), /the bare base64 body/],
+      [pkcs1, /a key in the traditional PKCS#1 \(RSA\) format, not PKCS#8/],
+    ];
+    for (const [raw, form] of forms) {
+      const { r, check } = await doctor(['--account', 'myorg-myaccount', '--host', sf.url, '--user', 'svc'], { SNOWFLAKE_HOME: home, SNOWFLAKE_PRIVATE_KEY_RAW: raw });
+      expect(r.code, r.stderr).toBe(0);
+      if (!form) expect(check('key').status).toBe('pass');
+      else expect(check('key')).toMatchObject({ status: 'warn', evidence: expect.stringMatching(form), fix: expect.stringMatching(/sfauth export <the key file> --format pem/) });
+    }
   });
 
   it('an EC key passes with the driver note (a warning)', async () => {
