@@ -114,6 +114,7 @@ const loaders: Record<string, () => Promise<CommandModule>> = {
   completion: () => import('./commands/completion.js') as Promise<CommandModule>,
   export: () => import('./commands/export.js') as Promise<CommandModule>,
   connections: () => import('./commands/connections.js') as Promise<CommandModule>,
+  init: () => import('./commands/init.js') as Promise<CommandModule>,
 };
 
 const specs: CommandSpec[] = [
@@ -394,6 +395,39 @@ const specs: CommandSpec[] = [
       wideOption(cmd);
     },
     load: loaders.audit!,
+  },
+  {
+    name: 'init',
+    summary: 'first-time set-up: a key, its registration (by an admin connection, or printed and waited for), a Snowflake CLI connection written, and a test',
+    examples: [
+      'sfauth init                                                 # on a terminal: asks for what is missing, then shows the plan',
+      'sfauth init --connection-name loader --account myorg-myaccount --user SVC_LOADER --admin-connection admin --apply',
+      'sfauth init --connection-name loader --account myorg-myaccount --user SVC_LOADER --no-encrypt --wait 30m --apply   # prints the SQL and waits',
+    ],
+    configure(cmd) {
+      cmd.option('--apply', 'carry out the plan (without it nothing changes)');
+      cmd.option('-y, --yes', 'with --apply on a terminal: do not ask for confirmation');
+      cmd.option('--connection-name <name>', 'the connection to write (default: the user name, lower-cased)');
+      cmd.option('--account <id>', 'account identifier (or SNOWFLAKE_ACCOUNT)');
+      cmd.option('--user <name>', 'the user the key is for (or SNOWFLAKE_USER)');
+      cmd.option('--admin-connection <name>', 'register the key with this connection (else: print the SQL and --wait)');
+      cmd.option('--wait <duration>', 'without an admin: how long to wait for the key to work once the SQL is printed (default 10m)');
+      cmd.option('--service-user', 'with --admin-connection, once the key works: UNSET PASSWORD and SET TYPE = SERVICE');
+      cmd.option('--role <role>', 'role written into the connection');
+      cmd.option('--warehouse <name>', 'warehouse written into the connection');
+      cmd.option('--host <host-or-url>', 'host written into the connection (default: derived from the account)');
+      cmd.option('--force', 'replace a connection of that name that exists and does not work');
+      cmd.option('--timeout <duration>', 'network deadline for each request', '30s');
+      cmd.optionsGroup('New key:');
+      cmd.option('--key-out <path>', 'private key path (default: <Snowflake CLI folder>/keys/<name>_<type>_key.p8); an existing key there is used');
+      cmd.option('--type <type>', 'rsa | ec (default: rsa)');
+      cmd.option('--bits <bits>', 'RSA size: 2048 | 3072 | 4096 (default: 2048)');
+      cmd.option('--curve <curve>', 'EC curve: P-256 | P-384 | P-521 (default: P-256)');
+      cmd.option('--no-encrypt', 'write the private key unencrypted');
+      passphraseOption(cmd);
+      jsonOption(cmd);
+    },
+    load: loaders.init!,
   },
   {
     name: 'connections',

@@ -9,12 +9,13 @@
  *   - is checked afterwards by resolving the connection again, as `snow` would: the new path must be
  *     what the connection now names.
  */
-import { closeSync, lstatSync, openSync, readFileSync, realpathSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
 import { errno, processAlive, writeNewFiles } from '../io/files.js';
 import { connectionTablePath, withKeyPath, type KeyPathEdit } from './key-path-edit.js';
+import { withConnectionTable } from './connection-table.js';
 import { resolveConnection } from './connection.js';
 
 /** How long a second writer waits for the first one's lock before giving up. */
@@ -123,4 +124,47 @@ export async function updateConnectionKeyPath(
     });
   }
   return result;
+}
+
+/**
+ * Writes connection `name` into `file` (created 0600, in a folder created 0700, when missing), with
+ * the same refusals, lock and read-back check as a key path update. `replace`: an existing table of
+ * that name is replaced (init --force); otherwise it is refused (ERR_CONNECTION_EXISTS).
+ */
+export async function writeConnection(
+  input: { file: string; name: string; entries: Array<[string, string]>; replace: boolean; label: string },
+  ctx: { env: Env; cwd: string; homeDir: string; now(): number },
+): Promise<{ created: boolean }> {
+  const tablePath = connectionTablePath(input.file, input.name);
+  let created = false;
+  if (!existsSync(input.file)) {
+    mkdirSync(dirname(input.file), { recursive: true, mode: 0o700 });
+    const text = withConnectionTable('', tablePath, input.entries, input.replace, input.label);
+    try {
+      writeNewFiles([{ path: input.file, data: text, mode: 0o600 }], { overwrite: false });
+      created = true;
+    } catch (err) {
+      // Another run created it meanwhile: edit it like any existing file.
+      if (!existsSync(input.file)) throw err;
+    }
+  }
+  if (!created) {
+    const { real } = checkEditable(input.file, input.label);
+    await withLock(real, input.label, ctx.now, async () => {
+      const { st } = checkEditable(input.file, input.label);
+      const text = readFileSync(real, 'utf8');
+      const edited = withConnectionTable(text, tablePath, input.entries, input.replace, input.label);
+      writeNewFiles([{ path: real, data: edited, mode: st.mode & 0o777, owner: { uid: st.uid, gid: st.gid } }], { overwrite: true });
+    });
+  }
+  const resolved = await resolveConnection({ connection: input.name }, ctx.env, { cwd: ctx.cwd, homeDir: ctx.homeDir });
+  const wantedKey = input.entries.find(([k]) => k === 'private_key_file')?.[1];
+  const source = resolved.privateKey;
+  if (wantedKey && (!source || source.kind !== 'file' || source.path !== wantedKey)) {
+    throw new UsageError('ERR_CONNECTION_UPDATE', `connection '${input.name}' was written, but the key in effect comes from ${source?.origin ?? 'nowhere'}`, {
+      hint: 'a variable such as SNOWFLAKE_CONNECTIONS_<NAME>_PRIVATE_KEY_FILE or SNOWFLAKE_PRIVATE_KEY_* overrides it: unset it, then run the same command again',
+      data: { file: input.file, connection: input.name },
+    });
+  }
+  return { created };
 }

@@ -16,7 +16,7 @@ export function connectionTablePath(fileName: string, connection: string): strin
 }
 
 /** `[a.b]`, `[ "a" . 'b' ]` → ['a', 'b']; null when the line is not a table header. */
-function headerPath(line: string): string[] | null {
+export function headerPath(line: string): string[] | null {
   const m = /^\s*\[(?!\[)(.*)\]\s*(#.*)?$/.exec(line);
   if (!m) return null;
   const parts: string[] = [];

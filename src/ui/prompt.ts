@@ -13,6 +13,8 @@ export interface Prompter {
   secret(message: string, problem?: string): Promise<string>;
   /** Asks a yes/no question. */
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
+  /** Asks for a line of text (`defaultValue` is taken on Enter). */
+  text(message: string, defaultValue?: string): Promise<string>;
   /**
    * Asks `question [y/N]` on stderr and reads one line from the terminal (DESIGN.md §1 v3
    * "Confirmation"): true only for y/yes; an empty answer, anything else or Ctrl-D is no.
@@ -61,6 +63,15 @@ export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter
         });
       });
     },
+    async text(message, defaultValue) {
+      const { input } = await import('@inquirer/prompts');
+      try {
+        return (await input({ message, ...(defaultValue ? { default: defaultValue } : {}), theme: { prefix: { idle: '?', done: '✓' } } }, { output: process.stderr })).trim();
+      } catch (err) {
+        if (isExitPrompt(err)) throw new InterruptedError();
+        throw err;
+      }
+    },
     async confirm(message, defaultValue = false) {
       const { confirm } = await import('@inquirer/prompts');
       try {
@@ -85,6 +96,7 @@ export function scriptedPrompter(answers: string[] = [], canPrompt = answers.len
     canPrompt,
     secret: async () => next(),
     confirm: async () => /^y/i.test(next()),
+    text: async () => next(),
     yesNo: async () => /^\s*y(es)?\s*$/i.test(next()),
   };
 }

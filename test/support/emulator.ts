@@ -305,6 +305,8 @@ export interface UserView {
   defaultRole: string | null;
   roles: string[];
   slots: { 1: SlotState | null; 2: SlotState | null };
+  type: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE' | null;
+  hasPassword: boolean;
 }
 
 export type PublicKeyInput = string | KeyObject;
@@ -875,6 +877,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           if (prop === 'RSA_PUBLIC_KEY_2') return 2;
           throw new StatementError('002029', '42601', `SQL compilation error:\ninvalid property '${prop}' for 'USER'`);
         };
+        // ALTER USER … SET TYPE = PERSON|SERVICE|LEGACY_SERVICE, UNSET PASSWORD (docs: sql-reference/sql/alter-user).
+        if (stmt.set?.every((c) => c.prop === 'TYPE')) {
+          for (const { value } of stmt.set) {
+            if (!['PERSON', 'SERVICE', 'LEGACY_SERVICE'].includes(value.toUpperCase())) throw new StatementError('002029', '42601', `SQL compilation error:\ninvalid value '${value}' for property 'TYPE'`);
+            target.type = value.toUpperCase() as User['type'];
+          }
+          return { columns: ['status'], rows: [[OK_MESSAGE]] };
+        }
+        if (stmt.unset?.every((c) => c.prop === 'PASSWORD')) {
+          target.hasPassword = false;
+          return { columns: ['status'], rows: [[OK_MESSAGE]] };
+        }
         if (stmt.set) {
           const changes = stmt.set.map(({ prop, value }) => {
             const slot = slotOf(prop);
@@ -1626,7 +1640,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     user(loginName) {
       const u = mustUser(loginName);
-      return { name: u.name, loginName: u.login, defaultRole: u.defaultRole, roles: [...u.roles], slots: { 1: slotView(u.slots[1]), 2: slotView(u.slots[2]) } };
+      return { name: u.name, loginName: u.login, defaultRole: u.defaultRole, roles: [...u.roles], slots: { 1: slotView(u.slots[1]), 2: slotView(u.slots[2]) }, type: u.type, hasPassword: u.hasPassword };
     },
     grant(adminLogin, targetLogin) {
       const admin = mustUser(adminLogin);

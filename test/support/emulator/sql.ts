@@ -285,7 +285,8 @@ export function parseStatement(sql: string): Statement {
         const pos = p.peek()?.pos ?? sql.length;
         const prop = p.word();
         p.punct('=');
-        const value = p.string();
+        // TYPE = SERVICE takes a keyword; key properties take string literals.
+        const value = prop === 'TYPE' && p.peek()?.t === 'word' ? p.word() : p.string();
         set.push({ prop, value, pos });
       } while (p.peek() && (p.isPunct(',') || p.peek()?.t === 'word'));
       p.end();
