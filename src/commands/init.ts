@@ -25,7 +25,7 @@ import { generateKeyPair, keySpecFrom, privateKeyPem } from '../core/generate-ke
 import { publicKeyBody, publicKeyPem } from '../core/public-key-body.js';
 import { quoteIdentifier, setPublicKeySql, type Slot } from '../core/sql.js';
 import { loadSnowflakeConfig, snowflakeHome } from '../config/files.js';
-import { writeConnection } from '../config/connection-writer.js';
+import { checkEditable, writeConnection } from '../config/connection-writer.js';
 import { writeNewFiles } from '../io/files.js';
 import { loadKey, passphraseFromInputs, type LoadedKey } from '../io/load-key.js';
 import { displayPath } from '../io/paths.js';
@@ -82,6 +82,8 @@ export async function run(options: InitOptions, ctx: CommandContext): Promise<nu
   if (config.connectionsSource === 'SNOWFLAKE_CONNECTIONS') throw usage('SNOWFLAKE_CONNECTIONS is set: the connections come from that variable, so no file would be read', 'unset SNOWFLAKE_CONNECTIONS to let init write the connection into a file');
   // connections.toml, unless the connections live in config.toml (a new connections.toml would hide them).
   const file = config.connectionsSource && config.connectionsSource.endsWith('config.toml') ? config.connectionsSource : config.connectionsFile;
+  // A file init may not edit is refused before anything is made.
+  if (existsSync(file)) checkEditable(file, displayPath(file, ctx.cwd));
   const keyOut = resolve(ctx.cwd, options.keyOut ?? join(sfHome, 'keys', `${name}_${spec.type}_key.p8`));
   const existing = config.connections.get(name);
   const existingKey = existing?.entries.find(([k]) => k === 'private_key_file' || k === 'private_key_path')?.[1];

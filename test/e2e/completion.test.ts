@@ -44,7 +44,7 @@ describe('bash', () => {
   it('completes commands, then each command\'s flags', () => {
     expect(complete('sfauth te')).toEqual(['test-connection']);
     expect(complete('sfauth ')).toEqual(
-      ['--help', '--no-color', '--version', 'audit', 'completion', 'export', 'doctor', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
+      ['--help', '--no-color', '--version', 'audit', 'completion', 'connections', 'export', 'init', 'doctor', 'fingerprint', 'inspect', 'jwt', 'keygen', 'pg-token', 'register', 'revoke', 'rotate', 'sql', 'status', 'test-connection'].sort(),
     );
     expect(complete('sfauth keygen --cu')).toEqual(['--curve']);
     expect(complete('sfauth keygen --c')).toEqual(['--comment', '--curve']);
@@ -84,7 +84,7 @@ describe('zsh and fish scripts', () => {
     expect(r.stdout.split('\n')[0]).toBe('#compdef sfauth');
     expect(r.stdout).toMatch(/^if \[\[ \$\{zsh_eval_context\[-1\]\} == loadautofunc \]\]; then _sfauth "\$@"; else compdef _sfauth sfauth; fi$/m);
     expect(r.stdout).not.toMatch(/bashcompinit/);
-    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'audit', 'doctor', 'pg-token', 'export', 'completion']) {
+    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'audit', 'doctor', 'pg-token', 'export', 'completion', 'init', 'connections']) {
       expect(r.stdout).toMatch(new RegExp(`^    '${name}:[^']`, 'm'));
       expect(r.stdout).toMatch(new RegExp(`^    ${name}\\)$`, 'm'));
     }
@@ -105,7 +105,7 @@ describe('zsh and fish scripts', () => {
   it('fish: every command, every visible flag, connection names and fixed values', () => {
     const r = runCli(['completion', 'fish']);
     expect(r.code).toBe(0);
-    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'audit', 'doctor', 'pg-token', 'export', 'completion']) {
+    for (const name of ['keygen', 'fingerprint', 'sql', 'jwt', 'inspect', 'test-connection', 'status', 'register', 'revoke', 'rotate', 'audit', 'doctor', 'pg-token', 'export', 'completion', 'init', 'connections']) {
       expect(r.stdout).toMatch(new RegExp(`^complete -c sfauth -n '__fish_use_subcommand' -a ${name} -d '`, 'm'));
     }
     expect(r.stdout).toContain("complete -c sfauth -n '__fish_seen_subcommand_from status' -s c -l connection -x -a '(sfauth completion --list-connections 2>/dev/null)'");

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BIN, STACK_TRACE, baseEnv, runCliAsync, tempDir } from '../support/cli.js';
@@ -122,6 +122,28 @@ describe.concurrent('sfauth init', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(readFileSync(keyPath, 'utf8')).toBe(key);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ registration: 'done', alreadyDone: true });
+  });
+
+  it('a connections.toml others can write, a link out of its folder, or invalid TOML: refused, nothing written', async () => {
+    for (const spoil of ['writable', 'link', 'invalid'] as const) {
+      const w = await world();
+      if (spoil === 'writable') chmodSync(w.file, 0o666);
+      if (spoil === 'invalid') writeFileSync(w.file, '[admin\n', { mode: 0o600 });
+      if (spoil === 'link') {
+        const outside = join(w.home, 'elsewhere.toml');
+        writeFileSync(outside, readFileSync(w.file), { mode: 0o600 });
+        rmSync(w.file);
+        symlinkSync(outside, w.file);
+      }
+      const before = readFileSync(w.file, 'utf8');
+      const r = await runCliAsync(base(w.sf, '--admin-connection', 'admin', '--no-encrypt', '--apply'), { cwd: w.home, env: w.env });
+      expect(r.code, `${spoil}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+      expect(r.stderr).toMatch(/^hint: /m);
+      expect(readFileSync(w.file, 'utf8')).toBe(before);
+      expect(w.sf.user('SVC_NEW').slots[1], spoil).toBeNull();
+      expect(existsSync(join(w.home, '.snowflake', 'keys')), spoil).toBe(false);
+    }
   });
 
   it('in CI a missing value is a usage error naming its flag and variable', async () => {
