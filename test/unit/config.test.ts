@@ -260,6 +260,7 @@ describe('private key', () => {
       kind: 'raw',
       pem: 'RAW-PEM',
       origin: 'SNOWFLAKE_PRIVATE_KEY_RAW',
+      original: 'RAW-PEM',
     });
     await put(
       join(sfHome, 'connections.toml'),
