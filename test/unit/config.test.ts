@@ -272,6 +272,7 @@ describe('private key', () => {
       kind: 'raw',
       pem: '-----BEGIN PRIVATE KEY-----\nCONN\n-----END PRIVATE KEY-----',
       origin: 'connections.toml [default]',
+      original: '-----BEGIN PRIVATE KEY-----\nCONN\n-----END PRIVATE KEY-----',
     });
     expect(fromConn.origins.privateKey).toBe('connections.toml [default]');
     expect((await resolveWith({ connection: 'withfile' })).privateKey).toEqual({
