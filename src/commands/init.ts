@@ -62,7 +62,8 @@ const WHOAMI = 'SELECT CURRENT_USER(), CURRENT_ROLE()';
 /** How often the wait tries the new key. */
 const WAIT_POLL_MS = 3000;
 
-export async function run(options: InitOptions, ctx: CommandContext): Promise<number> {
+export async function run(given: InitOptions, ctx: CommandContext): Promise<number> {
+  let options = given;
   const env = ctx.env;
   const homeDir = homeDirOf(ctx);
   // 1. What: from flags, the environment, or (on a terminal) questions.
@@ -71,6 +72,17 @@ export async function run(options: InitOptions, ctx: CommandContext): Promise<nu
   const user = await value(ctx, options.user ?? env.SNOWFLAKE_USER, '--user', 'SNOWFLAKE_USER', 'User (its LOGIN_NAME)');
   const name = await value(ctx, options.connectionName, '--connection-name', undefined, 'Name of the connection to write', user.toLowerCase().replace(/[^a-z0-9_-]/g, '_'));
   if (!/^[A-Za-z0-9_.@-]{1,100}$/.test(name)) throw usage(`--connection-name '${name}' is not a connection name`, 'letters, digits, _ - . @');
+  // On a terminal, how to register: with one of the connections there are, or by printing the SQL.
+  if (!options.adminConnection && options.wait === undefined && ctx.prompter.canPrompt) {
+    const others = [...(await loadSnowflakeConfig(snowflakeHome(env, { homeDir, cwd: ctx.cwd }), env)).connections.keys()].filter((c) => c !== name);
+    if (others.length) {
+      const how = await ctx.prompter.select('Register the key with', [
+        ...others.map((c) => ({ name: `connection ${c}`, value: c, description: `runs ALTER USER … SET RSA_PUBLIC_KEY as connection ${c}` })),
+        { name: 'print the SQL and wait for someone to run it', value: '', description: 'for when you may not change the user yourself' },
+      ]);
+      if (how) options = { ...options, adminConnection: how };
+    }
+  }
   if (options.serviceUser && !options.adminConnection) throw usage('--service-user needs --admin-connection', 'unsetting the password and setting TYPE = SERVICE take an admin: pass --admin-connection NAME');
   if (options.adminConnection && options.wait !== undefined) throw usage('--admin-connection and --wait contradict each other', 'with an admin the key is registered at once; without one, --wait waits for someone to run the SQL');
   const waitMs = parseDuration(options.wait ?? '10m', '--wait') * 1000;

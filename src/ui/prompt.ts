@@ -15,6 +15,8 @@ export interface Prompter {
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
   /** Asks for a line of text (`defaultValue` is taken on Enter). */
   text(message: string, defaultValue?: string): Promise<string>;
+  /** Asks to choose one of `choices` (arrow keys and Enter); returns its value. */
+  select(message: string, choices: Array<{ name: string; value: string; description?: string }>): Promise<string>;
   /**
    * Asks `question [y/N]` on stderr and reads one line from the terminal (DESIGN.md §1 v3
    * "Confirmation"): true only for y/yes; an empty answer, anything else or Ctrl-D is no.
@@ -72,6 +74,15 @@ export function terminalPrompter(canPrompt: boolean | (() => boolean)): Prompter
         throw err;
       }
     },
+    async select(message, choices) {
+      const { select } = await import('@inquirer/prompts');
+      try {
+        return await select({ message, choices, theme: { prefix: { idle: '?', done: '✓' } } }, { output: process.stderr });
+      } catch (err) {
+        if (isExitPrompt(err)) throw new InterruptedError();
+        throw err;
+      }
+    },
     async confirm(message, defaultValue = false) {
       const { confirm } = await import('@inquirer/prompts');
       try {
@@ -97,6 +108,7 @@ export function scriptedPrompter(answers: string[] = [], canPrompt = answers.len
     secret: async () => next(),
     confirm: async () => /^y/i.test(next()),
     text: async () => next(),
+    select: async () => next(),
     yesNo: async () => /^\s*y(es)?\s*$/i.test(next()),
   };
 }

@@ -175,6 +175,20 @@ describe.concurrent('sfauth init', () => {
     expect(r.output).not.toContain('typed-pass-1');
   });
 
+  it('interactive, no admin given: chooses the registering connection from those in the file', async () => {
+    const w = await world();
+    const r = await runCliInPty(['init', '--account', 'myorg-myaccount', '--user', 'SVC_NEW', '--connection-name', 'loader', '--host', w.sf.url, '--no-encrypt', '--apply', '--yes'], {
+      cwd: w.home,
+      env: w.env,
+      timeoutMs: 40_000,
+      steps: [{ waitFor: /Register the key with/, send: '\r' }],
+    });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/connection admin/);
+    expect(r.output).toMatch(/Registered SHA256:\S+ as SVC_NEW's RSA_PUBLIC_KEY \(with connection 'admin'\)/);
+    expect(w.sf.user('SVC_NEW').slots[1]).not.toBeNull();
+  });
+
   it('Ctrl-C at a prompt: exit 130, nothing written', async () => {
     const w = await world();
     const before = readFileSync(w.file, 'utf8');
