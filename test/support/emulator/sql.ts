@@ -340,23 +340,13 @@ export function parseStatement(sql: string): Statement {
         p.word('ACCESS');
         p.word('TOKENS');
       }
-      let user: string | undefined;
-      if (p.isWord('FOR')) {
-        p.word();
-        p.word('USER');
-        user = p.identifier();
-      }
+      const user = forUser(p);
       p.end();
       return { kind: 'show-pats', user };
     }
     p.word('KEY');
     p.word('PAIRS');
-    let user: string | undefined;
-    if (p.isWord('FOR')) {
-      p.word();
-      p.word('USER');
-      user = p.identifier();
-    }
+    const user = forUser(p);
     p.end();
     return { kind: 'show-key-pairs', user };
   }
@@ -399,6 +389,14 @@ export function parseStatement(sql: string): Statement {
     return { kind: 'select', items };
   }
   return p.fail();
+}
+
+/** `FOR USER <name>` of a SHOW … statement, if there. */
+function forUser(p: Parser): string | undefined {
+  if (!p.isWord('FOR')) return undefined;
+  p.word();
+  p.word('USER');
+  return p.identifier();
 }
 
 function parseItem(p: Parser): SelectItem {
