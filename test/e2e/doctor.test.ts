@@ -180,7 +180,7 @@ describe.concurrent('sfauth doctor', () => {
     const { sf, home } = await world({ clockSkewSeconds: 7200, jwtErrors: 'specific' });
     const human = await runCliAsync(['doctor', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir, SNOWFLAKE_HOME: home } });
     expect(human.code).toBe(1);
-    expect(human.stdout.trimEnd().split('\n').at(-1)).toMatch(/^2 problems: clock: this machine's clock is (2h|1h 59m 59s|2h 0m 1s)\b.* behind Snowflake's/);
+    expect(human.stdout.trimEnd().split('\n').at(-1)).toMatch(/^2 problems: clock: this machine's clock is (1h 59m|2h|2h 1m) behind Snowflake's/);
     expect(human.stderr).toMatch(/^hint: sync the clock \(NTP\)/m);
     expect(human.stderr).not.toMatch(/mint a fresh one/);
     const tc = await runCliAsync(['test-connection', ...at(sf, 'svc', k.svc)], { cwd: tmp.dir, env: { HOME: tmp.dir } });

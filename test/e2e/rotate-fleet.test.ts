@@ -194,14 +194,16 @@ describe.concurrent('sfauth rotate --targets (fleet)', { timeout: 120_000 }, () 
 
   it('a storm of 429s slows the whole fleet down and fails no one, even past --timeout', async () => {
     const f = await fleet(5);
-    // Each 429 asks everyone to wait a second: about 3 s of pauses, longer than --timeout.
-    f.sf.injectFault({ kind: 'status', status: 429, times: 15, retryAfterSeconds: 1 });
+    // Each 429 asks everyone to wait 6 s: whatever bursts they come in, the first pause alone is longer
+    // than --timeout (5 s), which leaves room for the work itself on a loaded machine (EC keys: no RSA
+    // prime search). So the run ends past its --timeout only because pauses do not count against it.
+    f.sf.injectFault({ kind: 'status', status: 429, times: 10, retryAfterSeconds: 6 });
     const started = Date.now();
-    const r = await f.run(['--apply', '--concurrency', '5', '--timeout', '2s', '--json', '--store-cmd', 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"']);
-    expect(Date.now() - started).toBeGreaterThan(2000);
+    const r = await f.run(['--apply', '--concurrency', '5', '--timeout', '5s', '--type', 'ec', '--json', '--store-cmd', 'cat > "$STORE/$SFAUTH_TARGET_USER.p8"']);
+    expect(Date.now() - started).toBeGreaterThan(6000);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect((JSON.parse(r.stdout) as Array<{ outcome: string }>).map((x) => x.outcome)).toEqual(Array(5).fill('rotated'));
-    expect(f.sf.requests.filter((q) => q.status === 429).length).toBe(15);
+    expect(f.sf.requests.filter((q) => q.status === 429).length).toBe(10);
     for (const u of f.users) expectRotated(f, u);
   });
 
