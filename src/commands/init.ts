@@ -115,8 +115,17 @@ export async function run(given: InitOptions, ctx: CommandContext): Promise<numb
       });
     }
   }
-  if (existsSync(keyOut) && statSync(keyOut).isFile() && statSync(keyOut).mode & 0o077) {
-    ctx.out.warn(`${displayPath(keyOut, ctx.cwd)} is readable by others: chmod 600 ${displayPath(keyOut, ctx.cwd)}`);
+  if (existsSync(keyOut)) {
+    // A key init would register must be this user's own: one another user placed or may rewrite could
+    // be that user's key, registered for this one.
+    const st = statSync(keyOut);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && uid !== 0 && st.uid !== uid) || st.mode & 0o022) {
+      throw new UsageError('ERR_KEY_NOT_YOURS', `refusing to use ${displayPath(keyOut, ctx.cwd)}: ${!st.isFile() ? 'it is not a regular file' : st.mode & 0o022 ? 'others can write it' : `it belongs to uid ${st.uid}`}`, {
+        hint: 'use a key file of your own (chmod 600), or another --key-out for a new one',
+      });
+    }
+    if (st.mode & 0o077) ctx.out.warn(`${displayPath(keyOut, ctx.cwd)} is readable by others: chmod 600 ${displayPath(keyOut, ctx.cwd)}`);
   }
 
   // 2. The plan.

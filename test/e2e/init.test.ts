@@ -146,6 +146,17 @@ describe.concurrent('sfauth init', () => {
     }
   });
 
+  it('a key at --key-out that others can write is never registered', async () => {
+    const w = await world();
+    const planted = join(w.home, 'planted.p8');
+    writeFileSync(planted, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    chmodSync(planted, 0o666);
+    const r = await runCliAsync(base(w.sf, '--admin-connection', 'admin', '--key-out', planted, '--apply'), { cwd: w.home, env: w.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^sfauth: refusing to use planted\.p8: others can write it$/m);
+    expect(w.sf.user('SVC_NEW').slots[1]).toBeNull();
+  });
+
   it('in CI a missing value is a usage error naming its flag and variable', async () => {
     const w = await world();
     const r = await runCliAsync(['init', '--connection-name', 'x', '--user', 'SVC_NEW'], { cwd: w.home, env: w.env });
