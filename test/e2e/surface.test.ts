@@ -28,18 +28,23 @@ describe('sfauth alone', () => {
   });
 });
 
+/** An emulator with SVC (an EC key in `k.p8`) and the arguments of `command` as SVC. */
+async function oneUser(command: string): Promise<{ dir: string; args: string[] }> {
+  const sf = await startEmulator();
+  const { dir, cleanup } = tempDir(`sfauth-${command}-`);
+  cleanups.push(async () => {
+    await sf.close();
+    cleanup();
+  });
+  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  sf.addUser('SVC', { rsaPublicKey: k.publicKey });
+  return { dir, args: [command, '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', join(dir, 'k.p8')] };
+}
+
 describe('the spinner on a terminal', () => {
   it('ends with ✓, green only when colour is on (NO_COLOR turns it off)', async () => {
-    const sf = await startEmulator();
-    const { dir, cleanup } = tempDir('sfauth-surface-');
-    cleanups.push(async () => {
-      await sf.close();
-      cleanup();
-    });
-    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    sf.addUser('SVC', { rsaPublicKey: k.publicKey });
-    const args = ['status', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', join(dir, 'k.p8')];
+    const { dir, args } = await oneUser('status');
     const plain = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: '1' }, steps: [], columns: 100 });
     expect(plain.code, plain.output).toBe(0);
     expect(plain.output).toMatch(/✓ Reading the keys of SVC/);
@@ -136,16 +141,7 @@ describe('tables on a terminal', () => {
 
 describe('doctor on a terminal', () => {
   it('PASS/WARN/FAIL coloured (green, yellow, red) and a verdict line; plain when piped', async () => {
-    const sf = await startEmulator();
-    const { dir, cleanup } = tempDir('sfauth-doctor-colour-');
-    cleanups.push(async () => {
-      await sf.close();
-      cleanup();
-    });
-    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(join(dir, 'k.p8'), k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    sf.addUser('SVC', { rsaPublicKey: k.publicKey });
-    const args = ['doctor', '--account', 'myorg-myaccount', '--host', sf.url, '--user', 'SVC', '--private-key', join(dir, 'k.p8')];
+    const { dir, args } = await oneUser('doctor');
     const r = await runCliInPty(args, { cwd: dir, env: { HOME: dir, NO_COLOR: undefined }, steps: [], columns: 200 });
     expect(r.code, r.output).toBe(0);
     expect(r.raw).toMatch(/\u001b\[32mpass\u001b\[39m  authentication/);
