@@ -82,9 +82,14 @@ function connectionOptions(cmd: Command): void {
 function keyPairOptions(cmd: Command): void {
   cmd.optionsGroup('Named key pairs:');
   cmd.option('--key-pair <name>', 'a named key pair instead of a legacy slot');
-  cmd.option('--role-restriction <role>', 'named pair: authenticate only with this role (granted to the user)');
-  cmd.option('--expires-in <days>', 'named pair: expires after this many days (90 or 90d; 2w works too)');
-  cmd.option('--comment <text>', 'named pair: a comment');
+  cmd.option('--role-restriction <role>', 'named pair (or register --pat): authenticate only with this role (granted to the user)');
+  cmd.option('--expires-in <days>', 'named pair (or register --pat): expires after this many days (90 or 90d; 2w works too)');
+  cmd.option('--comment <text>', 'named pair (or register --pat): a comment');
+}
+
+function patOption(cmd: Command, what: string): void {
+  cmd.optionsGroup('Programmatic access tokens:');
+  cmd.option('--pat <name>', what);
 }
 
 function newKeyOptions(cmd: Command): void {
@@ -251,6 +256,7 @@ const specs: CommandSpec[] = [
     examples: [
       'sfauth register -c admin --target-user SVC_LOADER --public-key rsa_key.pub             # plan',
       'sfauth register -c admin --target-user SVC_LOADER --public-key rsa_key.pub --key-pair CI_KEY --expires-in 90d --apply',
+      "sfauth register -c admin --target-user SVC_BI --pat BI_TOKEN --role-restriction BI_READER --expires-in 90d --out bi.token --apply",
     ],
     configure(cmd) {
       cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
@@ -260,6 +266,9 @@ const specs: CommandSpec[] = [
       cmd.option('--slot <slot>', 'legacy slot 1 | 2 (default: an empty one)');
       cmd.option('--overwrite', 'replace the key a legacy slot holds');
       keyPairOptions(cmd);
+      patOption(cmd, 'create a programmatic access token NAME instead of registering a key (with --role-restriction/--expires-in/--comment)');
+      cmd.option('--store-cmd <cmd>', "--pat: run CMD with sh, the token's secret alone on its stdin and SFAUTH_PAT_* in its environment");
+      cmd.option('--out <path>', '--pat: write the secret to this new file (0600; never over a file)');
       connectionOptions(cmd);
       jsonOption(cmd);
     },
@@ -272,6 +281,7 @@ const specs: CommandSpec[] = [
       'sfauth revoke -c admin --target-user SVC_LOADER --slot 1                        # plan',
       'sfauth revoke -c admin --target-user SVC_LOADER --key-pair OLD_KEY --disable --apply',
       'sfauth revoke -c admin --target-user SVC_LOADER --fingerprint SHA256:2Xu8…= --apply',
+      'sfauth revoke -c admin --target-user SVC_BI --pat BI_TOKEN --apply',
     ],
     configure(cmd) {
       cmd.option('--apply', 'run it (without: print the plan and the SQL, change nothing)');
@@ -280,7 +290,9 @@ const specs: CommandSpec[] = [
       cmd.option('--slot <slot>', 'the legacy slot 1 | 2');
       cmd.option('--key-pair <name>', 'the named key pair');
       cmd.option('--fingerprint <fp>', 'the key with this fingerprint, wherever it is registered');
-      cmd.option('--disable', 'named key pairs: disable (reversible) instead of remove');
+      cmd.option('--disable', 'named key pairs and tokens: disable (reversible) instead of remove');
+      patOption(cmd, 'the programmatic access token (REMOVE; with --disable/--enable: MODIFY … SET DISABLED)');
+      cmd.option('--enable', '--pat: enable a disabled token again');
       cmd.option('--force', 'allow revoking the key this command uses, or the last working key');
       connectionOptions(cmd);
       jsonOption(cmd);
@@ -298,6 +310,7 @@ const specs: CommandSpec[] = [
       'sfauth rotate -c loader --apply --grace 2h             # a named pair: the old key works 2 more hours',
       'sfauth rotate -c loader --apply --key-pair LOADER_KEY  # migrate from a legacy slot to a named pair',
       "sfauth rotate --apply --store-cmd 'gh secret set SVC_LOADER_P8'   # CI: the new key goes to the secret store",
+      "sfauth rotate -c admin --target-user SVC_BI --pat BI_TOKEN --if-expiring-within 14d --store-cmd 'gh secret set BI_TOKEN' --apply",
       'sfauth rotate -c admin --targets users.txt --concurrency 8 --out-dir keys --no-encrypt --apply --if-older-than 90d',
       'sfauth rotate -c loader --apply --if-older-than 90d    # from cron: a no-op while the key is young',
       'sfauth rotate -c admin --target-user SVC_LOADER --new-passphrase-file svc.pass --apply',
@@ -321,7 +334,9 @@ const specs: CommandSpec[] = [
       cmd.option('--no-encrypt', 'write the new private key unencrypted');
       cmd.option('--new-passphrase-file <path>', "passphrase for the new key (default: the current key's; --passphrase-file is the current key's)");
       keyPairOptions(cmd);
-      cmd.option('--grace <duration>', 'named pair: how long the old key keeps working, whole hours (24h default, 2d; a bare number is hours; 0 = disable it once the new key is verified)');
+      cmd.option('--grace <duration>', 'named pair or token: how long the old key or secret keeps working, whole hours (24h default, 2d; a bare number is hours; 0 = end it once the new one is verified and delivered)');
+      patOption(cmd, "rotate the programmatic access token NAME: its new secret goes to --store-cmd, --out or stdout (alone)");
+      cmd.option('--if-expiring-within <duration>', '--pat: do nothing while the token has longer than this to live (e.g. 14d)');
       cmd.optionsGroup('Hand-over:');
       cmd.option('--store-cmd <cmd>', 'hand the verified new key over: run CMD with sh, the private key PEM on its stdin and SFAUTH_* in its environment');
       cmd.option('--update-connection', "point the connection's private_key_file in the Snowflake CLI config at the new key (the default when the key in use came from it)");

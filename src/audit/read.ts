@@ -15,7 +15,7 @@ import type { AuditCredential, AuditUser } from '../core/audit/model.js';
 import { quoteLiteral } from '../core/sql.js';
 import { readUserKeys } from '../keys/read.js';
 import type { SnowflakeClient, StatementResult } from '../snowflake/client.js';
-import { unknownStatement } from '../snowflake/key-pairs.js';
+import { showPats as readPats } from '../snowflake/pats.js';
 import { eachAtMost } from '../snowflake/pool.js';
 import { Throttle } from '../snowflake/throttle.js';
 import { parseSnowflakeTimestamp } from '../snowflake/users.js';
@@ -91,26 +91,20 @@ function unreadable(user: AuditUser, err: unknown): AuditUser {
 
 /** SHOW USER PATS FOR USER, or null when the server does not know the statement. */
 async function showPats(client: SnowflakeClient, who: string): Promise<AuditCredential[] | null> {
-  let result: StatementResult;
-  try {
-    result = await client.execute(`SHOW USER PROGRAMMATIC ACCESS TOKENS FOR USER ${who}`);
-  } catch (err) {
-    if (err instanceof CheckFailedError && err.code === 'ERR_STATEMENT_FAILED' && unknownStatement(err)) return null;
-    throw err;
-  }
-  const col = columns(result, 'SHOW USER PROGRAMMATIC ACCESS TOKENS', ['name', 'status']);
-  return result.rows.map((row) => ({
+  const listing = await readPats(client, who);
+  if (!listing.available) return null;
+  return listing.pats.map((t) => ({
     kind: 'pat' as const,
-    name: col.text(row, 'name')!,
+    name: t.name,
     fingerprint: null,
-    status: (col.text(row, 'status') ?? 'ACTIVE').toUpperCase(),
-    createdOn: col.time(row, 'created_on'),
-    expiresAt: col.time(row, 'expires_at'),
+    status: t.statusText || 'ACTIVE',
+    createdOn: t.createdOn,
+    expiresAt: t.expiresAt,
     lastUsedOn: null,
     // SHOW USER PATS has no last-use column: only ACCOUNT_USAGE.CREDENTIALS knows.
     lastUseKnown: false,
-    roleRestriction: col.text(row, 'role_restriction'),
-    rotatedTo: col.text(row, 'rotated_to'),
+    roleRestriction: t.roleRestriction,
+    rotatedTo: t.rotatedTo,
   }));
 }
 

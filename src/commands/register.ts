@@ -21,9 +21,14 @@ import { readKeysShowingProgress } from './read-keys.js';
 import { keyLabel, type RegisteredKey } from '../keys/types.js';
 import { openSession, type SessionFlags } from '../snowflake/session.js';
 import { namedPairFrom, type KeyPairFlags } from './key-pair-flags.js';
+import { registerPat } from '../pat/register.js';
 
 export interface RegisterOptions extends SessionFlags, KeyPairFlags {
   publicKey?: string;
+  /** `--pat NAME`: create a programmatic access token instead (src/pat/register.ts). */
+  pat?: string;
+  storeCmd?: string;
+  out?: string;
   targetUser?: string;
   overwrite?: boolean;
   apply?: boolean;
@@ -35,6 +40,18 @@ export interface RegisterOptions extends SessionFlags, KeyPairFlags {
 export const KEY_PAIR_LIMIT = 10;
 
 export async function run(options: RegisterOptions, ctx: CommandContext): Promise<number> {
+  if (options.pat !== undefined) {
+    const keyOnly = (['publicKey', 'slot', 'keyPair', 'overwrite'] as const).filter((k) => options[k] !== undefined);
+    if (keyOnly.length) {
+      throw new UsageError('ERR_USAGE', `--pat creates a token: ${keyOnly.map((k) => ({ publicKey: '--public-key', slot: '--slot', keyPair: '--key-pair', overwrite: '--overwrite' })[k]).join(', ')} ${keyOnly.length === 1 ? 'is' : 'are'} for keys`, {
+        hint: 'register a key and a token with two commands',
+      });
+    }
+    return registerPat({ ...options, pat: options.pat }, ctx);
+  }
+  if (options.storeCmd !== undefined || options.out !== undefined) {
+    throw new UsageError('ERR_USAGE', `${options.storeCmd !== undefined ? '--store-cmd' : '--out'} is where a token's secret goes: it needs --pat NAME`, { hint: 'a public key needs no secret store' });
+  }
   if (!options.publicKey) throw new UsageError('ERR_USAGE', 'missing --public-key', { hint: "pass --public-key PATH (a private key works too, '-' reads stdin)" });
   const pair = namedPairFrom(options);
   if (pair && options.overwrite) throw new UsageError('ERR_USAGE', '--overwrite is for legacy slots', { hint: 'a named key pair is replaced with sfauth rotate --key-pair NAME' });

@@ -18,6 +18,8 @@ import { isActive, keyLabel, type RegisteredKey } from '../keys/types.js';
 import { homeDirOf, openSession, type Session, type SessionFlags } from '../snowflake/session.js';
 import { waitForRotationLock } from '../rotate/lock.js';
 import { accountForJwt } from '../core/account.js';
+import { revokePat } from '../pat/revoke.js';
+import { assertNotPatSession } from '../pat/refusals.js';
 
 /** A pair that expires within this is not counted as a lasting working key by the last-key guard. */
 const LASTING_MS = 60 * 60 * 1000;
@@ -28,6 +30,9 @@ export interface RevokeOptions extends SessionFlags {
   keyPair?: string;
   fingerprint?: string;
   disable?: boolean;
+  /** `--pat NAME` (src/pat/revoke.ts), with `--disable` / `--enable`. */
+  pat?: string;
+  enable?: boolean;
   force?: boolean;
   apply?: boolean;
   yes?: boolean;
@@ -35,6 +40,20 @@ export interface RevokeOptions extends SessionFlags {
 }
 
 export async function run(options: RevokeOptions, ctx: CommandContext): Promise<number> {
+  if (options.pat !== undefined) {
+    const keyOnly = (['slot', 'keyPair', 'fingerprint'] as const).filter((k) => options[k] !== undefined);
+    if (keyOnly.length) throw new UsageError('ERR_USAGE', 'name one thing to revoke: --pat, or a key (--slot, --key-pair, --fingerprint)', { hint: 'a token and a key are revoked with two commands' });
+    const session = await openSession(options, ctx);
+    assertNotPatSession(session, options.disable ? 'disable' : options.enable ? 'enable' : 'remove');
+    const target = options.targetUser ?? requireValue(session.connection, 'user');
+    const lock = options.apply ? await waitForRotationLock(ctx.env, homeDirOf(ctx), accountForJwt(requireValue(session.connection, 'account')), target, ctx.now) : undefined;
+    try {
+      return await revokePat({ ...options, pat: options.pat }, ctx, session, target);
+    } finally {
+      lock?.release();
+    }
+  }
+  if (options.enable) throw new UsageError('ERR_USAGE', '--enable is for tokens: --pat NAME --enable', { hint: 'a disabled key pair is enabled with sfauth sql --key-pair NAME --enable' });
   const given = (['slot', 'keyPair', 'fingerprint'] as const).filter((k) => options[k] !== undefined);
   if (given.length !== 1) {
     throw new UsageError('ERR_USAGE', given.length === 0 ? 'which key? pass --slot 1|2, --key-pair NAME or --fingerprint FP' : 'name the key once: --slot, --key-pair or --fingerprint', {

@@ -38,6 +38,7 @@ import { readInputFile } from '../io/files.js';
 import { layoutTable } from '../ui/table.js';
 import { fleetToGitHub, inGitHubActions, rotationToGitHub, type RotationFacts } from '../ci/github-reports.js';
 import { placeText, rotateFleet, type FleetResult } from '../rotate/fleet.js';
+import { rotatePatCommand } from '../pat/rotate-command.js';
 
 export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFlags, 'slot'> {
   /** Tables keep fingerprints whole on a terminal too. */
@@ -63,6 +64,9 @@ export interface RotateOptions extends SessionFlags, NewKeyFlags, Omit<KeyPairFl
   concurrency?: string;
   outDir?: string;
   json?: boolean;
+  /** `--pat NAME` (src/pat/rotate-command.ts) and its `--if-expiring-within`. */
+  pat?: string;
+  ifExpiringWithin?: string;
 }
 
 /** What the renderers need. */
@@ -78,6 +82,9 @@ interface Run {
 }
 
 export async function run(options: RotateOptions, ctx: CommandContext): Promise<number> {
+  // A token rotates on the same engine with its own transitions (src/pat/rotate.ts).
+  if (options.pat !== undefined) return rotatePatCommand({ ...options, pat: options.pat }, ctx);
+  if (options.ifExpiringWithin !== undefined) throw new UsageError('ERR_USAGE', '--if-expiring-within goes with --pat NAME', { hint: 'for a key, --if-older-than DURATION makes a rotation wait until it is due' });
   const threshold = options.ifOlderThan !== undefined ? parseDuration(options.ifOlderThan, '--if-older-than') : undefined;
   if (options.encrypt === false && options.newPassphraseFile) {
     throw new UsageError('ERR_USAGE', '--no-encrypt and --new-passphrase-file contradict each other', { hint: 'drop one of them' });

@@ -7,7 +7,7 @@
  * token) the most recently set or created active key.
  */
 import type { CommandContext } from '../context.js';
-import { CheckFailedError, UsageError } from '../errors.js';
+import { CheckFailedError, isSfauthError, UsageError } from '../errors.js';
 import { connectionReport, requireValue } from '../config/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sameFingerprint } from '../core/fingerprint.js';
@@ -27,7 +27,8 @@ import { findJournals, type FoundJournal } from '../rotate/journal.js';
 import { defaultKeyDir } from '../rotate/new-key.js';
 import { readKeysShowingProgress } from './read-keys.js';
 import { expiringWithin, keyInUse, type KeyInUseReason } from '../keys/in-use.js';
-import { isActive, keyLabel, setTimeOf, type RegisteredKey } from '../keys/types.js';
+import { isActive, keyLabel, patIsActive, setTimeOf, type PatToken, type RegisteredKey } from '../keys/types.js';
+import { showPats, type PatListing } from '../snowflake/pats.js';
 
 export interface StatusOptions extends SessionFlags {
   targetUser?: string;
@@ -56,7 +57,9 @@ interface KeyExtras {
 
 export type KeyReport =
   | (KeyReportBase & KeyExtras & { kind: 'slot'; name: string; slot: Slot; property: string; setAt: string | null })
-  | (KeyReportBase & KeyExtras & { kind: 'pair'; name: string; createdOn: string | null; createdBy: string | null });
+  | (KeyReportBase & KeyExtras & { kind: 'pair'; name: string; createdOn: string | null; createdBy: string | null })
+  /** A programmatic access token: no fingerprint (Snowflake keeps no public part of it). */
+  | (Omit<KeyReportBase, 'fingerprint'> & KeyExtras & { kind: 'pat'; fingerprint: null; name: string; createdOn: string | null; createdBy: string | null });
 
 export interface StatusResult {
   user: string;
@@ -67,6 +70,8 @@ export interface StatusResult {
   keys: KeyReport[];
   emptySlots: Slot[];
   namedKeyPairs: { available: boolean; reason?: string };
+  /** Whether the server lists programmatic access tokens (SHOW USER PATS). */
+  pats: { available: boolean; reason?: string };
   keyInUse: { kind: 'slot' | 'pair' | null; slot?: Slot; name?: string; fingerprint: string | null; reason: KeyInUseReason; ageDays: number | null };
   maxAge?: { limit: string; ok: boolean };
   expiringWithin?: { limit: string; ok: boolean; keys: string[] };
@@ -85,7 +90,7 @@ const shortTime = timeText;
 /** An active key that expires within this is shown yellow ("expiring"). */
 const EXPIRING_SOON_SECONDS = 14 * 86400;
 
-function expiresText(key: RegisteredKey, nowMs: number): string {
+function expiresText(key: RegisteredKey | PatToken, nowMs: number): string {
   if (key.kind === 'slot' || key.expiresAt === null) return '-';
   const left = (key.expiresAt.getTime() - nowMs) / 1000;
   return left <= 0 ? `expired ${shortTime(key.expiresAt)}` : `in ${formatDuration(left)}`;
@@ -98,8 +103,16 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   const target = options.targetUser ?? userOrHint(session.connection);
   const localFingerprint = session.key ? session.identity.fingerprint : undefined;
 
+  // The PATs are read beside the keys: one more statement in the same round trip.
+  // A listing that fails (privileges) does not hide the keys: the tokens are reported unavailable.
+  const patRead: Promise<PatListing> = showPats(session.client, target).catch((err: unknown) => {
+    if (!isSfauthError(err)) throw err;
+    return { available: false, why: err.message };
+  });
   const read = await readKeysShowingProgress(ctx, session.client, target);
+  const patListing = await patRead;
   const { description: desc, keys } = read;
+  const pats = patListing.available ? patListing.pats : [];
 
   const now = ctx.now();
   const inUse = keyInUse(keys, localFingerprint, now);
@@ -110,9 +123,10 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
     loginName: desc.loginName,
     localKey: localFingerprint ? { fingerprint: localFingerprint, ...(session.key?.path ? { path: session.key.path } : {}) } : null,
     // "In use" only when known: the key this command holds. Another user's program is not seen from here.
-    keys: keys.map((k) => report(k, now, localFingerprint, k === inUseKey && inUse.reason === 'local-key')),
+    keys: [...keys.map((k) => report(k, now, localFingerprint, k === inUseKey && inUse.reason === 'local-key')), ...pats.map((t) => patReport(t, now))],
     emptySlots: desc.slots.filter((s) => s.fingerprint === null).map((s) => s.slot),
     namedKeyPairs: read.namedPairs.available ? { available: true } : { available: false, reason: read.namedPairs.why },
+    pats: patListing.available ? { available: true } : { available: false, reason: patListing.why },
     keyInUse: {
       kind: inUseKey?.kind ?? null,
       ...(inUseKey?.kind === 'slot' ? { slot: inUseKey.slot } : inUseKey?.kind === 'pair' ? { name: inUseKey.name } : {}),
@@ -127,14 +141,14 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   }
   const tooOld = maxAgeSeconds !== undefined && (!inUseKey || isOlderThan(setTimeOf(inUseKey), maxAgeSeconds, now));
   if (maxAgeSeconds !== undefined) result.maxAge = { limit: options.maxAge!, ok: !tooOld };
-  const expiring = expiringSeconds !== undefined ? expiringWithin(keys, expiringSeconds, now) : [];
-  if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(keyLabel) };
+  const expiring: Array<RegisteredKey | PatToken> = expiringSeconds !== undefined ? [...expiringWithin(keys, expiringSeconds, now), ...patsExpiringWithin(pats, expiringSeconds, now)] : [];
+  if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(labelOf) };
 
   const out = ctx.out;
   if (out.json) {
     out.document({ ...result, connection: connectionReport(session.connection) });
   } else {
-    printKeys(ctx, result, keys, desc.loginName, inUseKey, localFingerprint, now, options.wide === true);
+    printKeys(ctx, result, keys, pats, desc.loginName, inUseKey, localFingerprint, now, options.wide === true);
     const where = session.key?.path ? displayPath(session.key.path, ctx.cwd) : session.key?.label;
     if (localFingerprint && inUse.reason !== 'local-key') {
       out.info(out.style.dim(`the local key${where ? ` (${where})` : ''} ${localFingerprint} is none of the active keys`));
@@ -155,7 +169,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
       [
         `### sfauth status: ${markdownCell(result.user)}${result.account ? ` (${markdownCell(result.account)})` : ''}`,
         '',
-        markdownTable(['key', 'fingerprint', 'status', 'set', 'expires', 'local key'], result.keys.map((k) => [k.kind === 'slot' ? `slot ${k.slot}` : `pair ${k.name}`, k.fingerprint, k.status, k.kind === 'slot' ? (k.setAt ? timeText(k.setAt) : 'unknown') : k.createdOn ? timeText(k.createdOn) : 'unknown', k.expiresAt ? timeText(k.expiresAt) : '-', k.inUse ? 'in use' : k.matchesLocalKey ? 'matches' : '-'])),
+        markdownTable(['key', 'fingerprint', 'status', 'set', 'expires', 'local key'], result.keys.map((k) => [k.kind === 'slot' ? `slot ${k.slot}` : `${k.kind} ${k.name}`, k.fingerprint ?? '-', k.status, k.kind === 'slot' ? (k.setAt ? timeText(k.setAt) : 'unknown') : k.createdOn ? timeText(k.createdOn) : 'unknown', k.expiresAt ? timeText(k.expiresAt) : '-', k.inUse ? 'in use' : k.matchesLocalKey ? 'matches' : '-'])),
       ].join('\n'),
     );
   }
@@ -194,22 +208,51 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   if (expiringSeconds !== undefined) {
     const limit = formatDuration(expiringSeconds);
     if (expiring.length > 0) {
-      const lines = expiring.map((k) => `${keyLabel(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${timeText((k as { expiresAt: Date }).expiresAt)})`);
+      const lines = expiring.map((k) => `${labelOf(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${timeText((k as { expiresAt: Date }).expiresAt)})`);
       const first = expiring.includes(inUseKey!) ? inUseKey! : expiring[0]!;
-      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${keyLabel(first)})` : keyLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
+      const rotateFirst = `sfauth rotate${options.connection ? ` -c ${options.connection}` : ''}${options.targetUser ? ` --target-user ${options.targetUser}` : ''}`;
+      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${labelOf(first)})` : labelOf(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
         details: lines,
-        hint: first.kind === 'pair' ? `rotate it before then: sfauth rotate${options.connection ? ` -c ${options.connection}` : ''} --key-pair ${first.name} --apply` : rotateHint,
+        hint: first.kind === 'pair' ? `rotate it before then: ${rotateFirst} --key-pair ${first.name} --apply` : first.kind === 'pat' ? `rotate it before then: ${rotateFirst} --pat ${first.name} --apply` : rotateHint,
         data: { keys: expiring.map((k) => ({ ...keyRef(k), expiresAt: iso((k as { expiresAt: Date | null }).expiresAt), inUse: k === inUseKey })), expiringWithin: options.expiringWithin },
       });
     }
-    if (!out.json) out.success(`no active key expires within ${limit}`);
+    if (!out.json) out.success(`no active key${pats.length ? ' or token' : ''} expires within ${limit}`);
   }
   return 0;
 }
 
-function keyRef(key: RegisteredKey | null): Record<string, unknown> {
+function keyRef(key: RegisteredKey | PatToken | null): Record<string, unknown> {
   if (!key) return { key: null };
-  return key.kind === 'slot' ? { kind: 'slot', slot: key.slot } : { kind: 'pair', name: key.name };
+  return key.kind === 'slot' ? { kind: 'slot', slot: key.slot } : { kind: key.kind, name: key.name };
+}
+
+function labelOf(k: RegisteredKey | PatToken): string {
+  return k.kind === 'pat' ? `token ${k.name}` : keyLabel(k);
+}
+
+/** Active tokens (not rotated-out objects, which are meant to end) expiring within `seconds`. */
+function patsExpiringWithin(pats: readonly PatToken[], seconds: number, nowMs: number): PatToken[] {
+  return pats.filter((t) => !t.rotatedTo && patIsActive(t, nowMs) && t.expiresAt !== null && t.expiresAt.getTime() - nowMs <= seconds * 1000);
+}
+
+function patReport(t: PatToken, now: number): KeyReport {
+  return {
+    kind: 'pat',
+    name: t.name,
+    fingerprint: null,
+    status: t.status,
+    ageDays: ageDays(t.createdOn, now),
+    matchesLocalKey: false,
+    inUse: false,
+    createdOn: iso(t.createdOn),
+    createdBy: t.createdBy,
+    expiresAt: iso(t.expiresAt),
+    roleRestriction: t.roleRestriction,
+    comment: t.comment,
+    lastUsedOn: null,
+    rotatedTo: t.rotatedTo,
+  };
 }
 
 function report(k: RegisteredKey, now: number, local: string | undefined, inUse: boolean): KeyReport {
@@ -243,6 +286,7 @@ function printKeys(
   ctx: CommandContext,
   result: StatusResult,
   keys: RegisteredKey[],
+  pats: PatToken[],
   loginName: string | null,
   inUseKey: RegisteredKey | null,
   local: string | undefined,
@@ -274,8 +318,17 @@ function printKeys(
     ].filter(Boolean);
     if (extra.length) notes.push(`  ${k.name}: ${extra.join('; ')}`);
   }
+  const soon = new Set<string>();
+  for (const k of keys) if (k.kind === 'pair' && isActive(k, now) && k.expiresAt && k.expiresAt.getTime() - now < EXPIRING_SOON_SECONDS * 1000) soon.add(`pair ${k.name}`);
+  for (const t of pats) {
+    const status = patIsActive(t, now) ? 'active' : t.status === 'ACTIVE' ? 'expired' : t.status.toLowerCase();
+    rows.push([`pat ${t.name}`, '-', status, t.createdOn ? shortTime(t.createdOn) : 'unknown', ageText({ lastSetTime: t.createdOn }, now), expiresText(t, now), '-']);
+    if (patIsActive(t, now) && t.expiresAt && t.expiresAt.getTime() - now < EXPIRING_SOON_SECONDS * 1000) soon.add(`pat ${t.name}`);
+    const extra = [t.rotatedTo ? `rotated out of ${t.rotatedTo}: the prior secret, until it expires` : '', t.roleRestriction ? `role restriction ${t.roleRestriction}` : '', t.comment ? `comment ${JSON.stringify(t.comment)}` : ''].filter(Boolean);
+    if (extra.length) notes.push(`  ${t.name}: ${extra.join('; ')}`);
+  }
   const st = out.dataStyle;
-  const expiringSoon = new Set(rows.map((r, i) => (keys.some((k) => k.kind === 'pair' && `pair ${k.name}` === r[0] && isActive(k, now) && k.expiresAt && k.expiresAt.getTime() - now < EXPIRING_SOON_SECONDS * 1000) ? i : -1)));
+  const expiringSoon = new Set(rows.map((r, i) => (soon.has(r[0]!) ? i : -1)));
   const paint = (text: string, row: number, column: number) => {
     if (row === 0) return st.bold(text);
     if (column !== 2) return text;

@@ -39,7 +39,7 @@ export function parseKeyPairName(input: string, flag = '--key-pair'): string {
 }
 
 /** A stored name as SQL: plain when Snowflake stores the plain form that way (upper case), else quoted. */
-function pairIdentifier(name: string): string {
+export function pairIdentifier(name: string): string {
   return PLAIN_IDENTIFIER.test(name) && name === name.toUpperCase() ? name : '"' + name.replace(/"/g, '""') + '"';
 }
 

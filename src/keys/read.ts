@@ -4,6 +4,7 @@
  */
 import type { SnowflakeClient } from '../snowflake/client.js';
 import { showKeyPairs } from '../snowflake/key-pairs.js';
+import { showPats, type PatListing } from '../snowflake/pats.js';
 import { describeUser, type UserDescription } from '../snowflake/users.js';
 import { sameFingerprint } from '../core/fingerprint.js';
 import { slotProperty } from '../core/sql.js';
@@ -86,4 +87,15 @@ export function viewKey(view: KeysView): string {
 export function isAuthenticatingUser(read: UserKeys, target: string, auth: { user?: string }): boolean {
   const login = read.description.loginName ?? read.description.name ?? target;
   return Boolean(auth.user && login.toUpperCase() === auth.user.toUpperCase());
+}
+
+/** A user's description (TYPE, NAME, LOGIN_NAME) and PATs, read together: one round trip. */
+export async function readUserTokens(client: SnowflakeClient, user: string): Promise<{ description: UserDescription; pats: PatListing }> {
+  const [desc, list] = await Promise.allSettled([describeUser(client, user), showPats(client, user)]);
+  if (desc.status === 'rejected') {
+    if (list.status === 'rejected') void list.reason;
+    throw desc.reason;
+  }
+  if (list.status === 'rejected') throw list.reason;
+  return { description: desc.value, pats: list.value };
 }

@@ -54,3 +54,32 @@ export function setTimeOf(key: RegisteredKey): Date | null {
 export function keyLabel(key: RegisteredKey): string {
   return key.kind === 'slot' ? `slot ${key.slot} (RSA_PUBLIC_KEY${key.slot === 2 ? '_2' : ''})` : `key pair ${key.name}`;
 }
+
+/**
+ * A programmatic access token as SHOW USER PROGRAMMATIC ACCESS TOKENS lists it (named-key-pairs.md
+ * §8.5): a name, never a secret (Snowflake shows that once, in ADD's or ROTATE's answer). A
+ * rotated-out object (`<NAME>_ROTATED_<ms>`, `rotatedTo` = NAME) holds the prior secret until its
+ * grace ends.
+ */
+export interface PatToken {
+  kind: 'pat';
+  name: string;
+  status: PairStatus;
+  statusText: string;
+  roleRestriction: string | null;
+  comment: string | null;
+  createdOn: Date | null;
+  createdBy: string | null;
+  expiresAt: Date | null;
+  rotatedTo: string | null;
+}
+
+/** Whether the token's secret authenticates now. */
+export function patIsActive(t: PatToken, nowMs: number): boolean {
+  return t.status === 'ACTIVE' && !(t.expiresAt && t.expiresAt.getTime() <= nowMs);
+}
+
+/** Counted toward the 15-token limit: all but the expired (§8.1 Limits). */
+export function patCounts(t: PatToken, nowMs: number): boolean {
+  return !(t.status === 'EXPIRED' || (t.expiresAt && t.expiresAt.getTime() <= nowMs));
+}

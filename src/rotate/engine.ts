@@ -85,21 +85,45 @@ export const TRANSITIONS: Readonly<Record<Exclude<RotationState, 'complete'>, Tr
   retired: confirm,
 };
 
+/**
+ * A rotation of any kind, as the engine runs it: the state it is in, one transition per state (each
+ * observes the server, skips what already took effect, and says the state it reached), and how a
+ * reached state is recorded. Keys (below) and programmatic access tokens (src/pat/rotate.ts) are
+ * two sets of transitions over the same states, run by the same loop.
+ */
+export interface StateMachine {
+  state(): RotationState;
+  transitions: Readonly<Record<Exclude<RotationState, 'complete'>, () => Promise<RotationState>>>;
+  record(from: RotationState, next: RotationState): void;
+}
+
+/** Runs a machine to `complete`; a transition that stays where it is pauses the run there. */
+export async function runStates(m: StateMachine): Promise<void> {
+  while (m.state() !== 'complete') {
+    const from = m.state() as Exclude<RotationState, 'complete'>;
+    const next = await m.transitions[from]();
+    if (next === from) break;
+    m.record(from, next);
+  }
+}
+
 /** Runs the machine from the journal's state to `complete`, recording each state reached. */
 export async function advance(e: Engine, r: Rotation): Promise<RotationJournal> {
   // From here on an interruption leaves work to finish: say how.
   setInterruptHint(finishHint());
   // A rerun past verification works with the new key: the old one may be gone already.
   if (r.journal.step !== 'written' && r.journal.step !== 'registered' && e.self) e.worker = verifierOf(e, r);
-  while (r.journal.step !== 'complete') {
-    const from = r.journal.step;
-    const next = await TRANSITIONS[from](e, r);
-    // Only awaiting-delivery stays where it is: the run pauses there, both keys registered.
-    if (next === from) break;
-    // A hand-over with nothing to hand over changes nothing worth recording.
-    if (from === 'verified' && !e.handOver) r.journal = { ...r.journal, step: next };
-    else r.journal = updateJournal(r.path, r.journal, next, e.ctx.now());
-  }
+  const bound = Object.fromEntries(Object.entries(TRANSITIONS).map(([state, t]) => [state, () => t(e, r)])) as StateMachine['transitions'];
+  await runStates({
+    state: () => r.journal.step,
+    transitions: bound,
+    record(from, next) {
+      // Only awaiting-delivery stays where it is (the run pauses there, both keys registered); a
+      // hand-over with nothing to hand over changes nothing worth recording.
+      if (from === 'verified' && !e.handOver) r.journal = { ...r.journal, step: next };
+      else r.journal = updateJournal(r.path, r.journal, next, e.ctx.now());
+    },
+  });
   return r.journal;
 }
 

@@ -33,10 +33,16 @@ import { publicKeyPathFor } from '../commands/keygen.js';
  */
 const WITHHELD = /^(SNOWFLAKE_PRIVATE_KEY_RAW|SNOWFLAKE_PRIVATE_KEY_PASSPHRASE|PRIVATE_KEY_PASSPHRASE|SNOWFLAKE_TOKEN|SNOWFLAKE_PASSWORD|SNOWFLAKE_CONNECTIONS|SNOWFLAKE_CONNECTIONS_.*_(PRIVATE_KEY_RAW|PRIVATE_KEY_FILE_PWD|PRIVATE_KEY_PASSPHRASE|TOKEN|PASSWORD)|SFAUTH_.*)$/;
 
-/** The environment of the store command: sfauth's own, less its secrets, plus what describes the new key. */
-export function storeEnvironment(env: Env, j: RotationJournal, account: string): Record<string, string> {
+/** sfauth's own environment less its secrets and SFAUTH_*: what every store command inherits. */
+export function inheritedEnvironment(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !WITHHELD.test(k)) out[k] = v;
+  return out;
+}
+
+/** The environment of the store command: sfauth's own, less its secrets, plus what describes the new key. */
+export function storeEnvironment(env: Env, j: RotationJournal, account: string): Record<string, string> {
+  const out = inheritedEnvironment(env);
   out.SFAUTH_ACCOUNT = account;
   out.SFAUTH_TARGET_USER = j.targetUser;
   out.SFAUTH_NEW_FINGERPRINT = j.newFingerprint;

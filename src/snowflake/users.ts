@@ -66,6 +66,8 @@ export interface UserDescription extends UserKeys {
   name: string | null;
   /** The user's LOGIN_NAME (null when the row is missing). */
   loginName: string | null;
+  /** TYPE (PERSON, SERVICE, LEGACY_SERVICE, …; null when unset or not shown). */
+  type?: string | null;
 }
 
 /** Reads both key slots of a user, plus its NAME and LOGIN_NAME. */
@@ -90,7 +92,7 @@ export async function describeUser(client: SnowflakeClient, user: string): Promi
       lastSetTimeText,
     };
   };
-  return { user, slots: [slot(1), slot(2)], name: props.get('NAME') ?? null, loginName: props.get('LOGIN_NAME') ?? null };
+  return { user, slots: [slot(1), slot(2)], name: props.get('NAME') ?? null, loginName: props.get('LOGIN_NAME') ?? null, type: props.get('TYPE')?.toUpperCase() ?? null };
 }
 
 export async function setUserKey(client: SnowflakeClient, user: string, slot: Slot, publicKeyBody: string): Promise<void> {

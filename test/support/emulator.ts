@@ -208,7 +208,8 @@ import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 import { KeyRejected, parseAlterKeyBody, parseSetupKey, type ParsedPublicKey } from './emulator/keys.js';
 import { JWT_FAILURES, verifyKeypairJwt, type JwtFailureCode } from './emulator/jwt.js';
-import { likeRegExp, parseStatement, SqlSyntaxError, StatementCountError, type KeyPairAction, type SelectItem, type Statement } from './emulator/sql.js';
+import { likeRegExp, parseStatement, SqlSyntaxError, StatementCountError, type KeyPairAction, type PatAction, type SelectItem, type Statement } from './emulator/sql.js';
+import { countedPats, newPatSecret, PAT_DEFAULT_DAYS, PAT_ERRORS, PAT_LIMIT, PAT_MAX_DAYS, PatError, patStatus, prunePats, type PatObject } from './emulator/pats.js';
 import { KEY_PAIR_ERRORS, KeyPairError, pairStatus, prunePairs, RESERVED_PAIR_NAMES, ROTATED_NAME, type KeyPairRules, type NamedPair, type PairStatus } from './emulator/key-pairs.js';
 import { formatSnowflakeTime } from './emulator/time.js';
 
@@ -342,6 +343,10 @@ export interface PatInit {
   createdOn?: Date;
   lastUsedOn?: Date | null;
   rotatedTo?: string | null;
+  /** A secret that authenticates as this token (none: listed only). */
+  secret?: string;
+  /** DAYS_TO_EXPIRY it was created with (15). */
+  daysToExpiry?: number;
 }
 
 /**
@@ -439,6 +444,10 @@ export interface Emulator {
   updateUser(loginName: string, patch: Pick<UserInit, 'type' | 'hasPassword' | 'hasMfa' | 'disabled' | 'lastSuccessLogin' | 'comment'>): void;
   /** A PAT object on the user (SHOW USER PATS, ACCOUNT_USAGE.CREDENTIALS); `addPat` gives a token that authenticates. */
   addPatObject(loginName: string, name: string, init?: PatInit): void;
+  /** Every secret ADD / ROTATE PROGRAMMATIC ACCESS TOKEN answered with, in order. */
+  issuedPatSecrets(): string[];
+  /** The user's token objects now, secrets included (for tests: what authenticates). */
+  patsOf(loginName: string): Array<{ name: string; status: string; roleRestriction: string | null; expiresAt: Date | null; rotatedTo: string | null; comment: string | null; secret: string | null }>;
   addPostgresInstance(name: string, opts?: { caseSensitive?: boolean; users?: string[]; allowedUsers?: string[] }): void;
   /** Set or clear a slot behind the API's back (e.g. another admin's change). */
   setKey(loginName: string, slot: 1 | 2, key: PublicKeyInput | null, opts?: { lastSet?: Date | null; delayMs?: number }): void;
@@ -490,7 +499,7 @@ interface User {
   lastSuccessLogin: Date | null;
   createdOn: Date;
   comment: string | null;
-  pats: Array<Required<Omit<PatInit, 'disabled'>> & { name: string; disabled: boolean; createdBy: string }>;
+  pats: PatObject[];
 }
 
 interface Answer {
@@ -569,6 +578,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const users = new Map<string, User>(); // by NAME
   const oauth = new Map<string, { login: string; expired: boolean }>();
   const pats = new Map<string, { login: string }>();
+  /** Every PAT secret ADD or ROTATE answered with (tests scan outputs and files for them). */
+  const issuedSecrets: string[] = [];
   const pgInstances = new Map<string, { name: string; users?: Set<string>; allowed?: Set<string> }>();
   const faults: Array<{ fault: Fault; left: number }> = [];
   const requests: RecordedRequest[] = [];
@@ -725,7 +736,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   // -- authentication ---------------------------------------------------------------------------
-  type AuthResult = { ok: true; user: User; fingerprint?: string } | { ok: false; code: string; message: string };
+  type AuthResult = { ok: true; user: User; fingerprint?: string; viaPat?: boolean; pat?: PatObject } | { ok: false; code: string; message: string };
 
   function authenticate(req: IncomingMessage, rec: RecordedRequest): AuthResult {
     const authz = req.headers.authorization;
@@ -811,9 +822,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const entry = pats.get(token);
     const user = entry && findByLogin(entry.login);
-    if (!entry || !user) return fail('394400', 'unknown programmatic access token');
-    rec.login = user.login;
-    return { ok: true, user };
+    if (entry && user) {
+      rec.login = user.login;
+      return { ok: true, user, viaPat: true };
+    }
+    // A token object's secret (named-key-pairs.md §8.7): PAT_INVALID when it is gone, disabled or expired.
+    for (const u of users.values()) {
+      u.pats = prunePats(u.pats, nowMs());
+      const t = u.pats.find((x) => x.secret === token);
+      if (!t) continue;
+      rec.login = u.login;
+      if (patStatus(t, nowMs()) !== 'ACTIVE' || u.disabled) return fail('394400', `programmatic access token ${t.name} is ${u.disabled ? 'of a disabled user' : patStatus(t, nowMs()).toLowerCase()}`, { login: u.login });
+      const body = rec.body as { role?: unknown } | undefined;
+      const asked = rec.method === 'POST' && body && typeof body.role === 'string' ? roleName(body.role) : undefined;
+      if (t.roleRestriction !== null && asked !== undefined && asked !== t.roleRestriction) {
+        return fail('394400', `programmatic access token ${t.name} is restricted to role ${t.roleRestriction}; the request asked for ${asked}`, { login: u.login });
+      }
+      t.lastUsedOn = now();
+      return { ok: true, user: u, viaPat: true, pat: t };
+    }
+    return fail('394400', 'unknown programmatic access token');
   }
 
   // -- statements -------------------------------------------------------------------------------
@@ -821,6 +849,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     user: User;
     role: string;
     warehouse: string | null;
+    /** The session authenticated with a PAT (it may not manage PATs). */
+    viaPat?: boolean;
   }
 
   function runStatement(sql: string, ctx: Ctx, handle: string, requestId: string): Answer {
@@ -928,6 +958,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         if (!target || !canManage(ctx.user, target)) throw userNotFound(name);
         return showKeyPairs(target);
       }
+      case 'pat': {
+        if (!patsKnown) throw new StatementError('001003', '42000', "SQL compilation error:\nsyntax error line 1 at position 5 unexpected 'USER'.");
+        const target = alterTarget(stmt, ctx);
+        if (!target) return { columns: ['status'], rows: [[OK_MESSAGE]] };
+        try {
+          return applyPatAction(target, stmt.action, ctx);
+        } catch (e) {
+          if (e instanceof PatError) throw new StatementError(e.code, e.sqlState, e.message);
+          throw e;
+        }
+      }
       case 'key-pair': {
         if (!namedKeyPairs) throw keyPairsUnavailable();
         const target = alterTarget(stmt, ctx);
@@ -997,11 +1038,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   /** SHOW USER PATS columns (docs: show-user-programmatic-access-tokens; `rotated_to` from the PAT guide's example). */
   function showPats(u: User): { columns: string[]; rows: Array<Array<string | null>> } {
     const columns = ['name', 'user_name', 'role_restriction', 'expires_at', 'status', 'comment', 'created_on', 'created_by', 'mins_to_bypass_network_policy_requirement', 'rotated_to'];
-    const rows = u.pats.map((t) => [t.name, u.name, t.roleRestriction, sqlTime(t.expiresAt), patStatus(t), t.comment, sqlTime(t.createdOn), t.createdBy, null, t.rotatedTo]);
+    u.pats = prunePats(u.pats, nowMs());
+    const rows = u.pats.map((t) => [t.name, u.name, t.roleRestriction, sqlTime(t.expiresAt), patStatus(t, nowMs()), t.comment, sqlTime(t.createdOn), t.createdBy, String(t.minsToBypass), t.rotatedTo]);
     return { columns, rows };
-  }
-  function patStatus(t: User['pats'][number]): string {
-    return t.disabled ? 'DISABLED' : t.expiresAt && t.expiresAt.getTime() <= nowMs() ? 'EXPIRED' : 'ACTIVE';
   }
 
   /**
@@ -1058,7 +1097,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           USER_NAME: u.name,
           TYPE: 'PAT',
           DOMAIN: 'PROGRAMMATIC_ACCESS_TOKEN',
-          STATUS: patStatus(t),
+          STATUS: patStatus(t, nowMs()),
           ADDITIONAL_DETAILS: JSON.stringify({ ROLE_RESTRICTION: t.roleRestriction ? [t.roleRestriction] : [], ...(t.rotatedTo ? { ROTATED_TO: t.rotatedTo } : {}) }),
           COMMENT: t.comment,
           CREATED_BY: t.createdBy,
@@ -1099,6 +1138,69 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (const slot of [1, 2] as const) if (u.slots[slot]?.key.fingerprint === fingerprint) return `RSA_PUBLIC_KEY${slot === 2 ? '_2' : ''}`;
     const pair = u.pairs.find((p) => p.key.fingerprint === fingerprint && pairStatus(p, nowMs()) === 'ACTIVE');
     return pair ? `key pair ${pair.name}` : undefined;
+  }
+
+  /** ADD / ROTATE / MODIFY / REMOVE PROGRAMMATIC ACCESS TOKEN (rules and sources: emulator/pats.ts). */
+  function applyPatAction(u: User, action: PatAction, ctx: Ctx): { columns: string[]; rows: Array<Array<string | null>> } {
+    const at = nowMs();
+    u.pats = prunePats(u.pats, at);
+    const name = identName(action.name);
+    const found = u.pats.find((t) => t.name === name);
+    const status = (text: string) => ({ columns: ['status'], rows: [[text]] });
+    if (action.op !== 'add' && ctx.viaPat) throw PAT_ERRORS.patSession();
+    if (action.op !== 'add' && !found) {
+      if (action.guard) return status(OK_MESSAGE);
+      throw PAT_ERRORS.unknown(name, u.name);
+    }
+    switch (action.op) {
+      case 'add': {
+        if (found) {
+          if (action.guard) return { columns: ['token_name', 'token_secret'], rows: [[name, null]] };
+          throw PAT_ERRORS.exists(name);
+        }
+        if (countedPats(u.pats, at) >= PAT_LIMIT) throw PAT_ERRORS.limit(u.name);
+        const days = action.daysToExpiry ?? PAT_DEFAULT_DAYS;
+        if (days < 1 || days > PAT_MAX_DAYS) throw PAT_ERRORS.days();
+        const role = action.roleRestriction === undefined ? null : roleName(action.roleRestriction);
+        if (role === null && (u.type === 'SERVICE' || u.type === 'LEGACY_SERVICE')) throw PAT_ERRORS.roleRequired(u.name);
+        if (role !== null && !u.roles.has(role)) throw PAT_ERRORS.roleNotGranted(role, u.name);
+        const secret = newPatSecret();
+        issuedSecrets.push(secret);
+        u.pats.push({ name, roleRestriction: role, expiresAt: new Date(at + days * 86_400_000), disabled: false, comment: action.comment ?? null, createdOn: new Date(at), createdBy: ctx.user.name, lastUsedOn: null, rotatedTo: null, daysToExpiry: days, minsToBypass: action.minsToBypass ?? 0, secret });
+        return { columns: ['token_name', 'token_secret'], rows: [[name, secret]] };
+      }
+      case 'rotate': {
+        const t = found!;
+        if (t.rotatedTo !== null) throw PAT_ERRORS.rotatedOut(name);
+        if (countedPats(u.pats, at) >= PAT_LIMIT) throw PAT_ERRORS.limit(u.name);
+        const hoursLeft = t.expiresAt ? Math.max(0, Math.floor((t.expiresAt.getTime() - at) / 3_600_000)) : 24;
+        const hours = action.expireAfterHours ?? Math.min(24, hoursLeft);
+        if (hours > hoursLeft) throw PAT_ERRORS.hours(hoursLeft);
+        let stamp = at;
+        while (u.pats.some((x) => x.name === `${name}_ROTATED_${stamp}`)) stamp++;
+        const rotated: PatObject = { ...t, name: `${name}_ROTATED_${stamp}`, rotatedTo: name, expiresAt: new Date(at + hours * 3_600_000) };
+        const secret = newPatSecret();
+        issuedSecrets.push(secret);
+        Object.assign(t, { secret, expiresAt: new Date(at + t.daysToExpiry * 86_400_000), lastUsedOn: null });
+        u.pats.splice(u.pats.indexOf(t), 0, rotated);
+        return { columns: ['token_name', 'token_secret', 'rotated_token_name'], rows: [[name, secret, rotated.name]] };
+      }
+      case 'modify': {
+        const t = found!;
+        if (action.set.disabled !== undefined) t.disabled = action.set.disabled;
+        if (action.set.comment !== undefined) t.comment = action.set.comment;
+        if (action.set.minsToBypass !== undefined) t.minsToBypass = action.set.minsToBypass;
+        for (const p of action.unset) {
+          if (p === 'DISABLED') t.disabled = false;
+          else if (p === 'COMMENT') t.comment = null;
+          else t.minsToBypass = 0;
+        }
+        return status(OK_MESSAGE);
+      }
+      case 'remove':
+        u.pats.splice(u.pats.indexOf(found!), 1);
+        return status(`Programmatic access token ${name} successfully removed.`);
+    }
   }
 
   function applyKeyPairAction(u: User, action: KeyPairAction, actor: User): void {
@@ -1277,14 +1379,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ['NAME', u.name, 'null', 'Name'],
       ['COMMENT', 'null', 'null', 'user comment associated to an object in the dictionary'],
       ['DISPLAY_NAME', u.name, 'null', 'Display name of the associated object'],
-      ['TYPE', 'null', 'null', 'Type of the user'],
+      ['TYPE', s(u.type), 'null', 'Type of the user'],
       ['LOGIN_NAME', u.login, 'null', 'Login name of the user'],
       ['FIRST_NAME', 'null', 'null', 'First name of the user'],
       ['LAST_NAME', 'null', 'null', 'Last name of the user'],
       ['EMAIL', 'null', 'null', 'Email address of the user'],
       ['PASSWORD', 'null', 'null', 'Password of the user'],
       ['MUST_CHANGE_PASSWORD', 'false', 'false', 'User must change the password'],
-      ['DISABLED', 'false', 'false', 'Whether the user is disabled'],
+      ['DISABLED', u.disabled ? 'true' : 'false', 'false', 'Whether the user is disabled'],
       ['SNOWFLAKE_LOCK', 'false', 'false', 'Whether the user or account is locked by Snowflake'],
       ['DEFAULT_WAREHOUSE', 'null', 'null', 'Default warehouse for this user'],
       ['DEFAULT_NAMESPACE', 'null', 'null', 'Default database namespace prefix for this user'],
@@ -1510,7 +1612,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         });
       }
     }
-    const ctx: Ctx = { user, role, warehouse: typeof b.warehouse === 'string' ? roleName(b.warehouse) : null };
+    // A role-restricted PAT's session runs as its role (named-key-pairs.md §8.1 ROLE_RESTRICTION).
+    if (auth.pat?.roleRestriction && typeof b.role !== 'string') role = auth.pat.roleRestriction;
+    const ctx: Ctx = { user, role, warehouse: typeof b.warehouse === 'string' ? roleName(b.warehouse) : null, viaPat: auth.viaPat === true };
 
     const execFault = takeFault(EXEC_FAULTS, bodyStatement);
     if (execFault) rec.fault = execFault.kind;
@@ -1626,17 +1730,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     addPatObject(loginName, name, init = {}) {
       const u = mustUser(loginName);
+      const days = init.daysToExpiry ?? PAT_DEFAULT_DAYS;
       u.pats.push({
         name: identName(name),
         roleRestriction: init.roleRestriction ? roleName(init.roleRestriction) : null,
-        expiresAt: init.expiresAt === undefined ? new Date(nowMs() + 15 * 86_400_000) : init.expiresAt,
+        expiresAt: init.expiresAt === undefined ? new Date(nowMs() + days * 86_400_000) : init.expiresAt,
         disabled: init.disabled ?? false,
         comment: init.comment ?? null,
         createdOn: init.createdOn ?? now(),
         lastUsedOn: init.lastUsedOn ?? null,
         rotatedTo: init.rotatedTo ?? null,
         createdBy: u.name,
+        daysToExpiry: days,
+        minsToBypass: 0,
+        secret: init.secret ?? null,
       });
+    },
+    issuedPatSecrets() {
+      return [...issuedSecrets];
+    },
+    patsOf(loginName) {
+      const u = mustUser(loginName);
+      u.pats = prunePats(u.pats, nowMs());
+      return u.pats.map((t) => ({ name: t.name, status: patStatus(t, nowMs()), roleRestriction: t.roleRestriction, expiresAt: t.expiresAt, rotatedTo: t.rotatedTo, comment: t.comment, secret: t.secret }));
     },
     user(loginName) {
       const u = mustUser(loginName);

@@ -161,6 +161,8 @@ export type Statement =
   | { kind: 'alter-user'; user: string; ifExists: boolean; set?: Array<{ prop: string; value: string; pos: number }>; unset?: Array<{ prop: string; pos: number }> }
   | { kind: 'show-key-pairs'; user?: string }
   | { kind: 'key-pair'; user: string; ifExists: boolean; action: KeyPairAction }
+  /** `ALTER USER … ADD / ROTATE / MODIFY / REMOVE { PROGRAMMATIC ACCESS TOKEN | PAT } …` (named-key-pairs.md §8.1–8.4). */
+  | { kind: 'pat'; user: string; ifExists: boolean; action: PatAction }
   /** `SHOW USERS [LIKE '<p>'] [STARTS WITH '<s>'] [LIMIT <n> [FROM '<name>']]` (docs: sql-reference/sql/show-users). */
   | { kind: 'show-users'; like?: string; startsWith?: string; limit?: number; from?: string }
   /** `SHOW USER { PROGRAMMATIC ACCESS TOKENS | PATS } [FOR USER <name>]` (docs: show-user-programmatic-access-tokens). */
@@ -174,6 +176,17 @@ export type KeyPairAction =
   | { op: 'rotate'; name: string; publicKey: string; expireAfterHours?: number }
   | { op: 'modify'; name: string; disabled?: boolean; comment?: string | null }
   | { op: 'remove'; name: string };
+
+/**
+ * `ALTER USER … { ADD | ROTATE | MODIFY | REMOVE } { PROGRAMMATIC ACCESS TOKEN | PAT } …` as the docs
+ * give them (alter-user-add-programmatic-access-token and its siblings; named-key-pairs.md §8.1–8.4).
+ * `guard`: ADD's `IF NOT EXISTS`, or the inner `IF EXISTS` of the others.
+ */
+export type PatAction =
+  | { op: 'add'; name: string; guard: boolean; roleRestriction?: string; daysToExpiry?: number; minsToBypass?: number; comment?: string }
+  | { op: 'rotate'; name: string; guard: boolean; expireAfterHours?: number }
+  | { op: 'modify'; name: string; guard: boolean; set: { disabled?: boolean; comment?: string; minsToBypass?: number }; unset: string[] }
+  | { op: 'remove'; name: string; guard: boolean };
 
 /** More than one statement in one request (the SQL API runs one unless told otherwise). */
 export class StatementCountError extends Error {
@@ -272,6 +285,11 @@ export function parseStatement(sql: string): Statement {
       ifExists = true;
     }
     const user = p.identifier();
+    if (p.isWord('ADD', 'ROTATE', 'MODIFY', 'REMOVE') && (p.tokens[p.i + 1]?.v === 'PAT' || p.tokens[p.i + 1]?.v === 'PROGRAMMATIC')) {
+      const action = parsePatAction(p);
+      p.end();
+      return { kind: 'pat', user, ifExists, action };
+    }
     if (p.isWord('ADD', 'ROTATE', 'MODIFY', 'REMOVE')) {
       const action = parseKeyPairAction(p);
       p.end();
@@ -442,6 +460,88 @@ function parseItem(p: Parser): SelectItem {
 /** Snowflake's rendering of an identifier: plain if it may be, else double-quoted. */
 export function quoteIdent(name: string): string {
   return /^[A-Z_][A-Z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `name = value` pairs, commas optional, each name once and from `allowed`. */
+function properties(p: Parser, allowed: string[]): Map<string, { value: string; kind: 'string' | 'number' | 'word' }> {
+  const found = new Map<string, { value: string; kind: 'string' | 'number' | 'word' }>();
+  while (p.peek()) {
+    if (p.isPunct(',')) p.punct(',');
+    const prop = p.word(...allowed);
+    if (found.has(prop)) p.fail();
+    p.punct('=');
+    const tok = p.peek();
+    if (tok?.t === 'string' || tok?.t === 'number' || tok?.t === 'word') {
+      p.i++;
+      found.set(prop, { value: tok.v, kind: tok.t });
+    } else p.fail();
+  }
+  return found;
+}
+
+/** `ADD | ROTATE | MODIFY | REMOVE { PROGRAMMATIC ACCESS TOKEN | PAT } [IF [NOT] EXISTS] <name> …`. */
+function parsePatAction(p: Parser): PatAction {
+  const op = p.word('ADD', 'ROTATE', 'MODIFY', 'REMOVE');
+  if (p.isWord('PAT')) p.word();
+  else {
+    p.word('PROGRAMMATIC');
+    p.word('ACCESS');
+    p.word('TOKEN');
+  }
+  let guard = false;
+  if (p.isWord('IF')) {
+    p.word();
+    if (op === 'ADD') p.word('NOT');
+    p.word('EXISTS');
+    guard = true;
+  }
+  const name = p.identifier();
+  const num = (v: { value: string; kind: string } | undefined): number | undefined => {
+    if (!v) return undefined;
+    if (v.kind !== 'number' || !/^\d+$/.test(v.value)) p.fail();
+    return Number(v.value);
+  };
+  const str = (v: { value: string; kind: string } | undefined): string | undefined => {
+    if (!v) return undefined;
+    if (v.kind !== 'string') p.fail();
+    return v.value;
+  };
+  switch (op) {
+    case 'ADD': {
+      const f = properties(p, ['ROLE_RESTRICTION', 'DAYS_TO_EXPIRY', 'MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT', 'COMMENT']);
+      return { op: 'add', name, guard, roleRestriction: str(f.get('ROLE_RESTRICTION')), daysToExpiry: num(f.get('DAYS_TO_EXPIRY')), minsToBypass: num(f.get('MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT')), comment: str(f.get('COMMENT')) };
+    }
+    case 'ROTATE': {
+      const f = properties(p, ['EXPIRE_ROTATED_TOKEN_AFTER_HOURS']);
+      return { op: 'rotate', name, guard, expireAfterHours: num(f.get('EXPIRE_ROTATED_TOKEN_AFTER_HOURS')) };
+    }
+    case 'MODIFY': {
+      if (p.isWord('UNSET')) {
+        p.word();
+        const unset: string[] = [];
+        for (;;) {
+          unset.push(p.word('DISABLED', 'COMMENT', 'MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT'));
+          if (!p.isPunct(',')) break;
+          p.punct(',');
+        }
+        return { op: 'modify', name, guard, set: {}, unset };
+      }
+      p.word('SET');
+      const f = properties(p, ['DISABLED', 'COMMENT', 'MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT']);
+      if (f.size === 0) p.fail();
+      const disabled = f.get('DISABLED');
+      if (disabled && (disabled.kind !== 'word' || !['TRUE', 'FALSE'].includes(disabled.value))) p.fail();
+      return {
+        op: 'modify',
+        name,
+        guard,
+        set: { ...(disabled ? { disabled: disabled.value === 'TRUE' } : {}), ...(f.has('COMMENT') ? { comment: str(f.get('COMMENT')) } : {}), ...(f.has('MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT') ? { minsToBypass: num(f.get('MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT')) } : {}) },
+        unset: [],
+      };
+    }
+    default:
+      return { op: 'remove', name, guard };
+  }
 }
 
 /** `ADD | ROTATE | MODIFY | REMOVE KEY PAIR <name> …` after `ALTER USER <user>`. */
