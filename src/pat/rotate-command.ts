@@ -90,7 +90,7 @@ export async function rotatePatCommand(options: RotatePatOptions, ctx: CommandCo
   const threshold = options.ifExpiringWithin !== undefined ? parseDuration(options.ifExpiringWithin, '--if-expiring-within') : undefined;
   if (options.targets !== undefined) return rotatePatFleet(options, ctx, name, graceHours, threshold);
   if (options.shard !== undefined || options.concurrency !== undefined) throw new UsageError('ERR_USAGE', '--shard and --concurrency go with --targets FILE', { hint: 'list the users in a file' });
-  const dest = destinationOf(options, ctx);
+  const dest = destinationOf(options, ctx, { deferTaken: true });
   const session = await openSession(options as never, ctx);
   assertNotPatSession(session, 'rotate');
   const account = requireValue(session.connection, 'account');

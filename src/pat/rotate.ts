@@ -125,6 +125,8 @@ export async function rotatePatUser(req: PatRotationRequest): Promise<PatOutcome
       return { outcome: 'not-due', token, explanation: `token ${name} of ${target} expires ${timeText(token.expiresAt)}, in ${formatDuration((token.expiresAt.getTime() - now) / 1000)}: more than ${formatDuration(req.threshold)}; nothing to do` };
     }
     if (!pending) assertBelowLimit(target, pats, now, `rotating ${name} (its rotated-out object counts)`);
+    // --out over an existing file is refused, unless this run only finishes a rotation already delivered.
+    if (req.dest.kind === 'file' && req.dest.taken && !(pending && (pending.step === 'handed-over' || pending.step === 'retired'))) throw req.dest.taken;
     const plan = planOf(req, token, pending, now);
     if (!req.apply) return { outcome: 'planned', plan };
     await req.confirm?.(plan);
@@ -259,6 +261,7 @@ async function rotate(r: Run): Promise<RotationState> {
   const known = new Set([...r.journal.knownRotated, ...(r.journal.rotatedTokenName ? [r.journal.rotatedTokenName] : []), ...r.journal.lost]);
   const unaccounted = rotatedOutOf(pats, r.name).map((t) => t.name).filter((n) => !known.has(n));
   if (unaccounted.length) {
+    if (!r.journal.rotatedTokenName) r.notes.push(`an earlier run's ROTATE of ${r.name} took effect but its answer, the only copy of the new secret, never arrived; that secret is lost, so the token is rotated again and the object holding it removed`);
     const rotatedTokenName = r.journal.rotatedTokenName ?? unaccounted[0]!;
     const lost = [...r.journal.lost, ...unaccounted.filter((n) => n !== rotatedTokenName)];
     r.journal = updatePatJournal(r.path, r.journal, { rotatedTokenName, lost }, r.ctx.now());

@@ -14,7 +14,11 @@ import { assertCanCreate, writeNewFiles } from '../io/files.js';
 import { displayPath } from '../io/paths.js';
 import { inheritedEnvironment, runStoreCommand } from '../rotate/hand-over.js';
 
-export type SecretDestination = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'store'; command: string };
+export type SecretDestination =
+  | { kind: 'stdout' }
+  /** `taken`: the file exists; a rotation resumed past its delivery does not need it, any other run stops. */
+  | { kind: 'file'; path: string; taken?: UsageError }
+  | { kind: 'store'; command: string };
 
 /** What the store command learns about the token, besides the secret on its stdin. */
 export interface TokenFacts {
@@ -26,7 +30,7 @@ export interface TokenFacts {
 }
 
 /** The one place the secret goes, checked now: before Snowflake makes a secret nobody can receive. */
-export function destinationOf(options: { storeCmd?: string; out?: string; json?: boolean }, ctx: CommandContext): SecretDestination {
+export function destinationOf(options: { storeCmd?: string; out?: string; json?: boolean }, ctx: CommandContext, opts: { deferTaken?: boolean } = {}): SecretDestination {
   if (options.storeCmd !== undefined && options.out !== undefined) {
     throw new UsageError('ERR_USAGE', 'a token secret goes to one place: --store-cmd or --out, not both', { hint: 'Snowflake shows the secret once; pick where it lives' });
   }
@@ -44,10 +48,12 @@ export function destinationOf(options: { storeCmd?: string; out?: string; json?:
       // free
     }
     if (taken) {
-      throw new UsageError('ERR_FILE_EXISTS', `${displayPath(path, ctx.cwd)} already exists; a token secret is never written over a file`, {
+      const err = new UsageError('ERR_FILE_EXISTS', `${displayPath(path, ctx.cwd)} already exists; a token secret is never written over a file`, {
         hint: 'choose a new path, or move the old file away first',
         data: { path },
       });
+      if (opts.deferTaken) return { kind: 'file', path, taken: err };
+      throw err;
     }
     assertCanCreate(path);
     return { kind: 'file', path };
