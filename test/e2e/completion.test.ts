@@ -89,7 +89,7 @@ describe('zsh and fish scripts', () => {
       expect(r.stdout).toMatch(new RegExp(`^    ${name}\\)$`, 'm'));
     }
     // a description's ':' and brackets are escaped for _arguments; its quote closes and reopens the string
-    expect(r.stdout).toContain("'--expires-in[named pair\\: expires after this many days (90 or 90d; 2w works too)]:expires-in: '");
+    expect(r.stdout).toContain("'--expires-in[named pair (or register --pat)\\: expires after this many days (90 or 90d; 2w works too)]:expires-in: '");
     expect(r.stdout).toContain("'--type[rsa | ec (default\\: rsa; --curve alone means ec)]:type:(rsa ec)'");
     expect(r.stdout).toMatch(/'--private-key\[[^\n]*\]:file:_files'/);
     expect(r.stdout).toMatch(/'--admin-connection\[after a failure, look at the user'\\''s keys[^\n]*\]:connection:_sfauth_connections'/);

@@ -158,7 +158,7 @@ describe('help', () => {
     const r = await runCliAsync(['rotate', '--help']);
     expect(r.code).toBe(0);
     const headings = r.stdout.split('\n').filter((l) => /^[A-Z][A-Za-z -]+:$/.test(l));
-    expect(headings).toEqual(['Options:', 'Connection:', 'New key:', 'Named key pairs:', 'Hand-over:', 'Fleet:', 'Output:', 'Examples:']);
+    expect(headings).toEqual(['Options:', 'Connection:', 'New key:', 'Named key pairs:', 'Programmatic access tokens:', 'Hand-over:', 'Fleet:', 'Output:', 'Examples:']);
     expect(r.stdout.split('Options:\n')[1]!.split('\n')[0]).toMatch(/^ +--apply /);
     for (const command of ['register', 'revoke']) {
       const h = await runCliAsync([command, '--help']);

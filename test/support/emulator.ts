@@ -197,6 +197,11 @@
  * | `GENERATE_POSTGRES_ACCESS_TOKEN_FOR_USER` | DESIGN.md §3 (pg-token); its refusals' words are ours |
  * | SHOW USERS columns, LIKE / STARTS WITH / LIMIT … FROM | https://docs.snowflake.com/en/sql-reference/sql/show-users |
  * | SHOW USER PROGRAMMATIC ACCESS TOKENS columns (`rotated_to` from the PAT guide's example) | ../shared/named-key-pairs.md §8.5 [PAT-SHOW], [PAT-GUIDE] |
+ * | ADD PROGRAMMATIC ACCESS TOKEN answer `token_name, token_secret`; IF NOT EXISTS with no secret; 15-token limit; DAYS_TO_EXPIRY 1–365 (15); role restriction required for SERVICE users | ../shared/named-key-pairs.md §8.1 [PAT-ADD], [PAT-GUIDE] (emulator/pats.ts) |
+ * | ROTATE … answer `token_name, token_secret, rotated_token_name`; `<NAME>_ROTATED_<ms>` with `rotated_to`; EXPIRE_ROTATED_TOKEN_AFTER_HOURS 0 to the hours left (24) | ../shared/named-key-pairs.md §8.2 [PAT-ROT] |
+ * | MODIFY … SET/UNSET; REMOVE answer `status` "Programmatic access token <NAME> successfully removed." | ../shared/named-key-pairs.md §8.3–8.4 [PAT-MOD], [PAT-REM] |
+ * | PAT authentication (Bearer + PROGRAMMATIC_ACCESS_TOKEN), 394400 PAT_INVALID, the session runs as the role restriction | ../shared/named-key-pairs.md §8.7, §8.1 ROLE_RESTRICTION; refusing a request that asks for another role is ours (unconfirmed) |
+ * | A PAT session cannot MODIFY/ROTATE/REMOVE PATs | ../shared/named-key-pairs.md §8.6; the refusal's code 003557 and words are ours (undocumented), as are the other PAT refusal codes 00355x |
  * | ACCOUNT_USAGE.USERS and .CREDENTIALS columns, ADDITIONAL_DETAILS keys | https://docs.snowflake.com/en/sql-reference/account-usage/users and /credentials; the 000606 / 000904 texts are Snowflake's as clients quote them |
  * | partitions: `partitionInfo`, `?partition=N`, `Accept-Encoding: gzip` | sqlapi.yaml `ResultSet.resultSetMetaData.partitionInfo`, parameters `partition` and `acceptEncoding`; "later partitions carry only data" from the SQL API guide's "Handling responses"; the 391911 refusal is ours |
  * | `Date` header | RFC 9110 §6.6.1 (every origin server with a clock sends it) |

@@ -51,7 +51,7 @@ export function findingsFor(user: AuditUser, limits: AuditLimits): Finding[] {
     if (expires !== undefined && !c.rotatedTo) {
       const left = expires - limits.nowMs;
       if (left <= EXPIRING_HIGH_SECONDS * 1000 || left <= limits.expiringWithinSeconds * 1000) {
-        add('expiring-soon', left <= EXPIRING_HIGH_SECONDS * 1000 ? 'high' : 'medium', label, `expires in ${days(left)}`, c.kind === 'pat' ? patRotateFix(c, who) : rotate(c));
+        add('expiring-soon', left <= EXPIRING_HIGH_SECONDS * 1000 ? 'high' : 'medium', label, `expires in ${days(left)}`, c.kind === 'pat' ? patRotateFix(c, who, limits) : rotate(c));
       }
     }
     if (c.kind !== 'pat' && !c.rotatedTo && c.createdOn && limits.nowMs - c.createdOn.getTime() > limits.maxAgeSeconds * 1000) {
@@ -65,7 +65,7 @@ export function findingsFor(user: AuditUser, limits: AuditLimits): Finding[] {
       }
     }
     if (c.kind === 'pat' && !c.roleRestriction && !c.rotatedTo) {
-      add('pat-no-role-restriction', 'medium', label, 'no role restriction: a session with it may use every role the user has', `a PAT's role restriction cannot be changed: replace it with one that has ROLE_RESTRICTION = '<role>', then remove this one`);
+      add('pat-no-role-restriction', 'medium', label, 'no role restriction: a session with it may use every role the user has', `a PAT's role restriction cannot be changed: sfauth register${limits.connectionArgs} --target-user ${who} --pat ${c.name}_R --role-restriction ROLE --store-cmd CMD --apply, move the program to it, then sfauth revoke${limits.connectionArgs} --target-user ${who} --pat ${c.name} --apply`);
     }
   }
 
@@ -82,12 +82,12 @@ export function findingsFor(user: AuditUser, limits: AuditLimits): Finding[] {
 
 function removeFix(c: AuditCredential, who: string, limits: AuditLimits): string {
   if (c.kind === 'pair') return `sfauth revoke${limits.connectionArgs} --target-user ${who} --key-pair ${c.name} --apply`;
-  if (c.kind === 'pat') return `as an admin: ALTER USER ${who} REMOVE PROGRAMMATIC ACCESS TOKEN ${c.name}`;
+  if (c.kind === 'pat') return `sfauth revoke${limits.connectionArgs} --target-user ${who} --pat ${c.name} --apply`;
   return `sfauth revoke${limits.connectionArgs} --target-user ${who} --slot ${c.name === 'RSA_PUBLIC_KEY_2' ? 2 : 1} --apply`;
 }
 
-function patRotateFix(c: AuditCredential, who: string): string {
-  return `as an admin: ALTER USER ${who} ROTATE PROGRAMMATIC ACCESS TOKEN ${c.name}, then deliver the new secret`;
+function patRotateFix(c: AuditCredential, who: string, limits: AuditLimits): string {
+  return `sfauth rotate${limits.connectionArgs} --target-user ${who} --pat ${c.name} --store-cmd CMD --apply   # the new secret goes to CMD's stdin`;
 }
 
 /** A name for the pair a user's slot key moves to: the user's name with _KEY (within the 255 limit). */
