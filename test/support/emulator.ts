@@ -1149,7 +1149,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function applyPatAction(u: User, action: PatAction, ctx: Ctx): { columns: string[]; rows: Array<Array<string | null>> } {
     const at = nowMs();
     u.pats = prunePats(u.pats, at);
-    const name = identName(action.name);
+    // The parser resolved the identifier already (plain: upper case; quoted: exact).
+    const name = action.name;
     const found = u.pats.find((t) => t.name === name);
     const status = (text: string) => ({ columns: ['status'], rows: [[text]] });
     if (action.op !== 'add' && ctx.viaPat) throw PAT_ERRORS.patSession();

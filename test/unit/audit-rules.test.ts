@@ -67,6 +67,15 @@ describe('audit rules', () => {
     expect(rules(user({ credentials: slots, features: { namedPairs: false, pats: false } }))).toEqual(['low two-legacy-keys']);
   });
 
+  it('PAT findings name sfauth commands: rotate --pat into a store, revoke --pat, register a restricted one', () => {
+    const expiring = findingsFor(user({ credentials: [cred({ kind: 'pat', name: 'T', fingerprint: null, roleRestriction: 'R', expiresAt: new Date(NOW + 3 * 86_400_000) })] }), limits);
+    expect(expiring.map((f) => f.fix)).toEqual(['sfauth rotate -c admin --target-user SVC --pat T --store-cmd CMD --apply   # the new secret goes to CMD\'s stdin']);
+    const expired = findingsFor(user({ credentials: [cred({ kind: 'pat', name: 'T', fingerprint: null, roleRestriction: 'R', status: 'EXPIRED', expiresAt: new Date(NOW - 86_400_000) })] }), limits);
+    expect(expired.map((f) => f.fix)).toEqual(['sfauth revoke -c admin --target-user SVC --pat T --apply']);
+    const open = findingsFor(user({ credentials: [cred({ kind: 'pat', name: 'T', fingerprint: null, lastUseKnown: false })] }), limits);
+    expect(open[0]!.fix).toMatch(/^a PAT's role restriction cannot be changed: sfauth register -c admin --target-user SVC --pat T_R --role-restriction ROLE --store-cmd CMD --apply, .* sfauth revoke -c admin --target-user SVC --pat T --apply$/);
+  });
+
   it('pat-no-role-restriction (medium)', () => {
     expect(rules(user({ credentials: [cred({ kind: 'pat', name: 'T', fingerprint: null, lastUseKnown: false })] }))).toEqual(['medium pat-no-role-restriction PAT T']);
   });
