@@ -6,7 +6,8 @@
  * The world each page runs in: a throw-away HOME (so `~/…` is sandboxed) holding the Snowflake CLI's
  * `~/.snowflake/connections.toml` with the connections the examples name (`loader` = SVC_LOADER,
  * `key_admin` and `admin` = users allowed to manage others; the loader's key is `~/.keys/rsa_key.p8`,
- * and `~/pat.txt` holds a programmatic access token of SVC_LOADER), all pointed at the emulator, and
+ * and `~/pat.txt` holds a programmatic access token of SVC_LOADER; SVC_BI is a service user with role
+ * BI_READER for the token examples), all pointed at the emulator, and
  * SNOWFLAKE_HOST pointing there too, so `--account myorg-myaccount` reaches it; `sfauth` on PATH;
  * PRIVATE_KEY_PASSPHRASE set for the keys the examples encrypt. A block marked
  * `<!-- run: in the background -->` (the emulator of the walk-through) runs in the background until
@@ -80,6 +81,8 @@ async function world(): Promise<{ home: string; env: Record<string, string>; sf:
   // set 200 days ago: due for rotation (audit's key-too-old, rotate --if-older-than 90d)
   sf.addUser('SVC_REPORTING', { rsaPublicKey: key('svc_reporting'), lastSet1: new Date(Date.now() - 200 * 86_400_000), type: 'SERVICE' });
   sf.addUser('SVC_ETL', { rsaPublicKey: key('svc_etl') });
+  // A service user of a BI tool, for the programmatic access token examples (docs/pat.md).
+  sf.addUser('SVC_BI', { roles: ['BI_READER'], type: 'SERVICE' });
   sf.addUser('KEY_ADMIN', { rsaPublicKey: key('key_admin') });
   sf.addUser('ADMIN', { rsaPublicKey: key('admin') });
   sf.grant('KEY_ADMIN', '*');

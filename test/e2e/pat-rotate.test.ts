@@ -163,7 +163,11 @@ describe.concurrent('sfauth rotate --pat: a fleet, and crashes with a secret sho
     const p = w.spawn('rotate', rotateArgs([...extra, '--apply']));
     await when();
     p.kill();
-    await p.done;
+    const killed = await p.done;
+    w.outputs.push(killed);
+    // The journal left behind (and everything else) holds no secret.
+    expect(journalsOf(w).length).toBeLessThanOrEqual(1);
+    scanForSecrets(w, { files: [join(w.dir, 'k.token')] });
     // The program's secret works after the kill (with --grace 0 past delivery, the new one does).
     if (oldWorksAfterKill) expect(await works(w, old)).toBe(true);
     else expect(await works(w, readFileSync(join(w.dir, 'k.token'), 'utf8').trim())).toBe(true);

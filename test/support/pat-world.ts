@@ -116,7 +116,6 @@ function filesUnder(dir: string): Array<{ path: string; text: string }> {
 /** No secret the emulator ever issued is in any output or file but the allowed ones. */
 export function scanForSecrets(w: World, allowed: { files?: string[]; stdoutOf?: CliResult[] } = {}): void {
   const secrets = w.sf.issuedPatSecrets();
-  expect(secrets.length).toBeGreaterThan(0);
   for (const r of w.outputs) {
     for (const s of secrets) {
       expect(r.stderr.includes(s), `secret in stderr of: ${r.stderr.slice(0, 200)}`).toBe(false);
