@@ -16,6 +16,7 @@ import { readUserTokens } from '../keys/read.js';
 import type { SnowflakeClient, StatementResult } from '../snowflake/client.js';
 import { patNamed, showPats } from '../snowflake/pats.js';
 import { openSession, type SessionFlags } from '../snowflake/session.js';
+import { registerToGitHub } from '../ci/github-reports.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { assertBelowLimit, assertNotPatSession, assertRoleRestrictionIfService } from './refusals.js';
 import { deliverSecret, destinationOf, destinationWords } from './secret.js';
@@ -124,6 +125,7 @@ export async function registerPat(options: RegisterPatOptions, ctx: CommandConte
       hint: 'its secret was delivered; run sfauth status to see the tokens as they are now',
     });
   }
+  registerToGitHub(ctx, { user: target, key: `token ${name}`, fingerprint: '', applied: true });
   const doc = { ...planDoc, pat: { name, expiresAt: made.expiresAt?.toISOString() ?? null, roleRestriction: made.roleRestriction }, applied: true, confirmed: true, statementsRun: [sql], connection: connectionReport(session.connection) };
   if (ctx.out.json) ctx.out.document(doc);
   else {

@@ -81,6 +81,11 @@ export async function revokePat(options: RevokePatOptions, ctx: CommandContext, 
     ctx.out.line(`revoked ${target}: token ${name} ${words[3]}`);
     statementsRun(ctx, [sql]);
   }
+  // The token's prior secrets live on in its rotated-out objects until their grace ends: say so.
+  const lingering = action !== 'enable' && after.available ? after.pats.filter((t) => t.rotatedTo === name && patIsActive(t, ctx.now())) : [];
+  for (const t of lingering) {
+    ctx.out.warn(`${t.name} (a prior secret of ${name}) still works until ${t.expiresAt ? timeText(t.expiresAt) : 'it expires'}; to end it now: sfauth revoke --target-user ${target} --pat ${t.name} --apply`);
+  }
   return 0;
 }
 

@@ -65,6 +65,20 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     scanForSecrets(w, { files: [join(w.dir, 'etl.token')] });
   });
 
+  it('revoking a rotated token says its prior secret still works, and how to end it', async () => {
+    const w = await world();
+    const old = seed(w);
+    expect((await w.admin('rotate', rotateArgs(['--out', 'r.token', '--apply']))).code).toBe(0);
+    const r = await w.admin('revoke', ['--target-user', 'ALICE', '--pat', 'ETL', '--apply']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: ETL_ROTATED_\d+ \(a prior secret of ETL\) still works until .*; to end it now: sfauth revoke --target-user ALICE --pat ETL_ROTATED_\d+ --apply/);
+    expect(await works(w, old)).toBe(true);
+    const rotated = w.sf.patsOf('ALICE')[0]!.name;
+    expect((await w.admin('revoke', ['--target-user', 'ALICE', '--pat', rotated, '--apply'])).code).toBe(0);
+    expect(await works(w, old)).toBe(false);
+    expect(w.sf.patsOf('ALICE')).toEqual([]);
+  });
+
   it('--grace 0 with --store-cmd: the rotated-out object is removed only after the store took the new secret', async () => {
     const w = await world();
     const old = seed(w);
