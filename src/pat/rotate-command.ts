@@ -15,15 +15,15 @@ import { inShard, parseShard } from '../core/shard.js';
 import { parseTargets } from '../core/targets.js';
 import { timeText } from '../core/time-text.js';
 import { readInputFile } from '../io/files.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fleetToGitHub, inGitHubActions, rotationToGitHub } from '../ci/github-reports.js';
 import { eachAtMost } from '../snowflake/pool.js';
-import { openSession, transportOf, type Session } from '../snowflake/session.js';
+import { homeDirOf, openSession, transportOf, type Session } from '../snowflake/session.js';
 import { Throttle } from '../snowflake/throttle.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { layoutTable } from '../ui/table.js';
-import type { Output } from '../ui/output.js';
-import type { Progress } from '../ui/progress.js';
+import { FINISHED, fleetRecordPath, outputFor, readFleetRecord, removeQuietly, silentProgress, writeFleetRecord, type FleetRecord } from '../rotate/fleet.js';
+import { ensurePrivateFolder, stateDir } from '../rotate/lock.js';
 import { assertNotPatSession } from './refusals.js';
 import { DEFAULT_GRACE_HOURS, rotatePatUser, type PatOutcome, type PatPlan } from './rotate.js';
 import { destinationOf, destinationWords, type SecretDestination } from './secret.js';
@@ -36,6 +36,7 @@ export interface RotatePatOptions {
   concurrency?: string;
   grace?: string;
   ifExpiringWithin?: string;
+  restart?: boolean;
   storeCmd?: string;
   out?: string;
   apply?: boolean;
@@ -61,7 +62,6 @@ const KEY_ONLY: Record<string, string> = {
   keepOldKeyFile: '--keep-old-key-file',
   ifOlderThan: '--if-older-than',
   outDir: '--out-dir',
-  restart: '--restart',
   roleRestriction: '--role-restriction',
   expiresIn: '--expires-in',
   comment: '--comment',
@@ -70,7 +70,7 @@ const KEY_ONLY: Record<string, string> = {
 /** One user's line of a fleet (`--json`: the array of these), with `pat` where a key has `slot`/`keyPair`. */
 export interface PatFleetResult {
   user: string;
-  outcome: 'rotated' | 'not-due' | 'planned' | 'failed';
+  outcome: 'rotated' | 'not-due' | 'planned' | 'failed' | 'skipped';
   pat: { name: string; expiresAt: string | null; roleRestriction: string | null; rotatedTokenName?: string | null } | null;
   destination: 'store';
   error: { code: string; message: string } | null;
@@ -174,17 +174,6 @@ function renderOne(ctx: CommandContext, session: Session, options: RotatePatOpti
   }
 }
 
-const SILENT_STEP = { succeed: () => {}, fail: () => {}, update: () => {} };
-const silentProgress: Progress = { step: async () => SILENT_STEP, counter: async () => ({ advance: () => {}, end: () => {} }) };
-
-function outputFor(out: Output, user: string): Output {
-  const own = Object.create(out) as Output;
-  own.info = (text = '') => out.info(text === '' ? '' : `[${user}] ${text.trimStart()}`);
-  own.warn = (text) => out.warn(`[${user}] ${text}`);
-  own.success = (text) => out.success(`[${user}] ${text}`);
-  return own;
-}
-
 /** `--targets FILE --pat NAME`: each user's token, 4 at a time, every secret to `--store-cmd`. */
 async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, name: string, graceHours: number, threshold: number | undefined): Promise<number> {
   if (options.storeCmd === undefined) {
@@ -216,6 +205,16 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
   const self = authUser ? targets.find((t) => normalizeUserName(t) === normalizeUserName(authUser)) : undefined;
   if (self) throw new UsageError('ERR_USAGE', `the targets include ${self}, the user this command authenticates as`, { hint: "rotate the admin's own token on its own (sfauth rotate --pat NAME without --targets)" });
   const apply = options.apply === true;
+  // As for keys: an unfinished run of these targets resumes, finished users are skipped (--restart: anew).
+  const recordPath = apply ? fleetRecordPath(ctx, jwtAccount, targets, `pat:${name}`) : undefined;
+  let record: FleetRecord | null = null;
+  if (recordPath) {
+    ensurePrivateFolder(join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets'), 'fleet state folder');
+    if (options.restart) removeQuietly(recordPath);
+    record = readFleetRecord(recordPath);
+    if (record) ctx.out.info(`resuming the unfinished fleet run begun ${record.startedAt}: finished users are skipped (--restart starts anew)`);
+    else record = { kind: 'sfauth-fleet-run', account: jwtAccount, startedAt: new Date(ctx.now()).toISOString(), users: {} };
+  }
   if (needsConfirmation(ctx, options)) await confirmOrCancel(ctx, `Apply: rotate token ${name} of ${targets.length} user${targets.length === 1 ? '' : 's'}, each secret to --store-cmd?`);
   const throttle = new Throttle(ctx.now);
   const transport = transportOf(ctx);
@@ -226,6 +225,8 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
     concurrency,
     async (user): Promise<PatFleetResult> => {
       const started = ctx.now();
+      const before = record?.users[normalizeUserName(user)];
+      if (before && FINISHED.has(before)) return { user, outcome: 'skipped', pat: null, destination: 'store', error: null, durationMs: 0 };
       const deadline = started + timeoutMs;
       const pausedBase = throttle.pausedMs();
       try {
@@ -253,9 +254,16 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
         return { user, outcome: 'failed', pat: null, destination: 'store', error: { code: err.code, message: err.message }, durationMs: ctx.now() - started };
       }
     },
-    (res) => counter.advance(res.outcome === 'failed' ? `${res.user}: failed: ${res.error?.code} ${res.error?.message}` : `${res.user}: ${res.outcome}`, res.outcome !== 'failed'),
+    (res, i) => {
+      if (record && recordPath) {
+        record.users[normalizeUserName(targets[i]!)] = res.outcome;
+        writeFleetRecord(recordPath, record);
+      }
+      counter.advance(res.outcome === 'failed' ? `${res.user}: failed: ${res.error?.code} ${res.error?.message}` : `${res.user}: ${res.outcome}`, res.outcome !== 'failed');
+    },
   );
   counter.end();
+  if (recordPath && results.every((x) => FINISHED.has(x.outcome))) removeQuietly(recordPath);
   const failed = results.filter((x) => x.outcome === 'failed');
   if (inGitHubActions(ctx.env)) {
     fleetToGitHub(ctx, jwtAccount, source, results.map((x) => ({ user: x.user, outcome: x.outcome, key: `token ${name}`, oldFingerprint: null, newFingerprint: null, error: x.error ? `${x.error.code}: ${x.error.message}` : null })), apply);
@@ -263,6 +271,7 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
   if (ctx.out.json) ctx.out.document(results);
   else {
     const rows = [['USER', 'OUTCOME', 'TOKEN', 'EXPIRES', 'OLD SECRET', 'ERROR']];
+    // skipped: finished earlier in this fleet run
     for (const x of results) rows.push([x.user, x.outcome, x.pat?.name ?? name, x.pat?.expiresAt ? timeText(x.pat.expiresAt) : '-', x.pat?.rotatedTokenName ?? '-', x.error ? `${x.error.code}: ${x.error.message}` : '']);
     const st = ctx.out.dataStyle;
     const colour: Record<string, (t: string) => string> = { rotated: st.green, planned: st.yellow, failed: st.red };
@@ -270,7 +279,7 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
     for (const line of layoutTable(rows, { width: ctx.out.tableWidth(options.wide === true), paint })) ctx.out.line(line);
     const count = (o: string) => results.filter((x) => x.outcome === o).length;
     ctx.out.info(
-      `${results.length} users: ${[['rotated', count('rotated')], ['planned', count('planned')], ['not due', count('not-due')], ['failed', failed.length]].filter(([, n]) => n).map(([w, n]) => `${n} ${w}`).join(', ')}` +
+      `${results.length} users: ${[['rotated', count('rotated')], ['planned', count('planned')], ['not due', count('not-due')], ['skipped', count('skipped')], ['failed', failed.length]].filter(([, n]) => n).map(([w, n]) => `${n} ${w}`).join(', ')}` +
         (apply ? '' : ` (plan only: nothing was changed; run again with --apply)`) +
         (threshold !== undefined ? `; due: expiring within ${formatDuration(threshold)}` : ''),
     );

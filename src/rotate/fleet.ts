@@ -31,7 +31,7 @@ import { findJournals, type FoundJournal } from './journal.js';
 export type FleetOutcome = 'rotated' | 'awaiting-delivery' | 'not-due' | 'failed' | 'skipped' | 'planned';
 
 /** Outcomes that finish a user in a fleet run (a rerun skips them). */
-const FINISHED: ReadonlySet<FleetOutcome> = new Set(['rotated', 'not-due', 'skipped']);
+export const FINISHED: ReadonlySet<string> = new Set(['rotated', 'not-due', 'skipped']);
 
 /** One user's line of the report (`--json`: the array of these). */
 export interface FleetResult {
@@ -66,21 +66,21 @@ export interface FleetInput {
   common: FleetCommon;
 }
 
-interface FleetRecord {
+export interface FleetRecord {
   kind: 'sfauth-fleet-run';
   account: string;
   startedAt: string;
   /** Outcome per user (normalized name) as it landed. */
-  users: Record<string, FleetOutcome>;
+  users: Record<string, string>;
 }
 
-/** Where this account's run of these targets is remembered. */
-function fleetRecordPath(ctx: CommandContext, account: string, targets: readonly string[]): string {
-  const hash = createHash('sha256').update([account.toUpperCase(), ...targets.map(normalizeUserName)].join('\n')).digest('hex').slice(0, 32);
+/** Where this account's run of these targets is remembered (`scope`: what is rotated, when not keys: `pat:NAME`). */
+export function fleetRecordPath(ctx: CommandContext, account: string, targets: readonly string[], scope?: string): string {
+  const hash = createHash('sha256').update([account.toUpperCase(), ...targets.map(normalizeUserName), ...(scope ? [`\u0000${scope}`] : [])].join('\n')).digest('hex').slice(0, 32);
   return join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets', `${hash}.json`);
 }
 
-function readFleetRecord(path: string): FleetRecord | null {
+export function readFleetRecord(path: string): FleetRecord | null {
   try {
     const st = lstatSync(path);
     const uid = process.getuid?.();
@@ -92,17 +92,17 @@ function readFleetRecord(path: string): FleetRecord | null {
   }
 }
 
-function writeFleetRecord(path: string, record: FleetRecord): void {
+export function writeFleetRecord(path: string, record: FleetRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(record) + '\n', { mode: 0o600 });
   renameSync(tmp, path);
 }
 
 const SILENT_STEP = { succeed: () => {}, fail: () => {}, update: () => {} };
-const silentProgress: Progress = { step: async () => SILENT_STEP, counter: async () => ({ advance: () => {}, end: () => {} }) };
+export const silentProgress: Progress = { step: async () => SILENT_STEP, counter: async () => ({ advance: () => {}, end: () => {} }) };
 
 /** Each user's messages (warnings, the store command's output) carry the user's name. */
-function outputFor(out: Output, user: string): Output {
+export function outputFor(out: Output, user: string): Output {
   const own = Object.create(out) as Output;
   own.info = (text = '') => out.info(text === '' ? '' : `[${user}] ${text.trimStart()}`);
   own.warn = (text) => out.warn(`[${user}] ${text}`);
@@ -196,7 +196,7 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
   return results;
 }
 
-function removeQuietly(path: string): void {
+export function removeQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {

@@ -155,7 +155,10 @@ describe.concurrent('sfauth rotate --pat: a fleet, and crashes with a secret sho
     writeFileSync(join(w.dir, 'fixed'), '');
     const second = await w.admin('rotate', args);
     expect(second.code, second.stderr).toBe(0);
-    expect((JSON.parse(second.stdout) as Array<{ user: string; outcome: string }>).map((x) => `${x.user}:${x.outcome}`)).toEqual(['U1:not-due', 'U2:rotated', 'U3:not-due']);
+    expect((JSON.parse(second.stdout) as Array<{ user: string; outcome: string }>).map((x) => `${x.user}:${x.outcome}`)).toEqual(['U1:skipped', 'U2:rotated', 'U3:skipped']);
+    // The run is over: the next one judges every user again (--if-expiring-within: none is due).
+    const third = await w.admin('rotate', args);
+    expect((JSON.parse(third.stdout) as Array<{ outcome: string }>).map((x) => x.outcome)).toEqual(['not-due', 'not-due', 'not-due']);
     for (const u of users) {
       expect(await works(w, readFileSync(join(storeDir, u), 'utf8'), 'ETL_ROLE')).toBe(true);
       expect(await works(w, programs[u]!, 'ETL_ROLE')).toBe(true); // grace: 24 h

@@ -162,6 +162,17 @@ describe.concurrent('sfauth status and revoke --pat', { timeout: 60_000 }, () =>
     scanForSecrets(w, { files: [join(w.dir, 'nb.token')] });
   });
 
+  it('a server without PATs: register/rotate/revoke --pat exit 1 naming it; status shows the keys and says so', async () => {
+    const w = await world({ pats: false });
+    for (const [cmd, extra] of [['register', ['--out', 'n.token']], ['rotate', ['--out', 'n.token']], ['revoke', []]] as const) {
+      refused(await w.admin(cmd, ['--target-user', 'ALICE', '--pat', 'NB', ...extra, '--apply', '--json']), 1, 'ERR_PATS_UNAVAILABLE', /this server has no programmatic access tokens/);
+    }
+    const st = await w.admin('status', ['--target-user', 'ALICE', '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).pats).toMatchObject({ available: false });
+    expect(alters(w.sf)).toEqual([]);
+  });
+
   it('a hostile token name is a quoted identifier, never SQL', async () => {
     const w = await world();
     const r = await w.admin('register', ['--target-user', 'ALICE', '--pat', `x"; DROP USER ADMIN; --`, '--out', 'h.token', '--apply', '--json']);

@@ -9,7 +9,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STACK_TRACE, runCliAsync, tempDir, type CliResult } from './cli.js';
-import { startEmulator, type Emulator } from './emulator.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from './emulator.js';
 import { spawnKillable } from './rotation.js';
 
 const tmp = tempDir('sfauth-pat-');
@@ -44,8 +44,8 @@ export interface World {
 let n = 0;
 
 /** ADMIN (a key, manages everyone), SVC_BI (a SERVICE user with role BI_READER), ALICE (a person with a key). */
-export async function world(): Promise<World> {
-  const sf = await startEmulator();
+export async function world(options: EmulatorOptions = {}): Promise<World> {
+  const sf = await startEmulator(options);
   emulators.push(sf);
   sf.addUser('ADMIN', { rsaPublicKey: keys.admin.publicKey });
   sf.grant('ADMIN', '*');
