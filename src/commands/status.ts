@@ -27,7 +27,7 @@ import { findJournals, type FoundJournal } from '../rotate/journal.js';
 import { defaultKeyDir } from '../rotate/new-key.js';
 import { readKeysShowingProgress } from './read-keys.js';
 import { expiringWithin, keyInUse, type KeyInUseReason } from '../keys/in-use.js';
-import { isActive, keyLabel, patIsActive, setTimeOf, type PatToken, type RegisteredKey } from '../keys/types.js';
+import { credentialLabel, isActive, keyLabel, patIsActive, setTimeOf, type PatToken, type RegisteredKey, type UserCredential } from '../keys/types.js';
 import { showPats, type PatListing } from '../snowflake/pats.js';
 
 export interface StatusOptions extends SessionFlags {
@@ -90,7 +90,7 @@ const shortTime = timeText;
 /** An active key that expires within this is shown yellow ("expiring"). */
 const EXPIRING_SOON_SECONDS = 14 * 86400;
 
-function expiresText(key: RegisteredKey | PatToken, nowMs: number): string {
+function expiresText(key: UserCredential, nowMs: number): string {
   if (key.kind === 'slot' || key.expiresAt === null) return '-';
   const left = (key.expiresAt.getTime() - nowMs) / 1000;
   return left <= 0 ? `expired ${shortTime(key.expiresAt)}` : `in ${formatDuration(left)}`;
@@ -141,7 +141,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   }
   const tooOld = maxAgeSeconds !== undefined && (!inUseKey || isOlderThan(setTimeOf(inUseKey), maxAgeSeconds, now));
   if (maxAgeSeconds !== undefined) result.maxAge = { limit: options.maxAge!, ok: !tooOld };
-  const expiring: Array<RegisteredKey | PatToken> = expiringSeconds !== undefined ? [...expiringWithin(keys, expiringSeconds, now), ...patsExpiringWithin(pats, expiringSeconds, now)] : [];
+  const expiring: Array<UserCredential> = expiringSeconds !== undefined ? [...expiringWithin(keys, expiringSeconds, now), ...patsExpiringWithin(pats, expiringSeconds, now)] : [];
   if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(labelOf) };
 
   const out = ctx.out;
@@ -208,10 +208,10 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   if (expiringSeconds !== undefined) {
     const limit = formatDuration(expiringSeconds);
     if (expiring.length > 0) {
-      const lines = expiring.map((k) => `${labelOf(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${timeText((k as { expiresAt: Date }).expiresAt)})`);
+      const lines = expiring.map((k) => `${credentialLabel(k)}${k === inUseKey && inUse.reason === 'local-key' ? ' (in use)' : ''}: ${expiresText(k, now)} (${timeText((k as { expiresAt: Date }).expiresAt)})`);
       const first = expiring.includes(inUseKey!) ? inUseKey! : expiring[0]!;
       const rotateFirst = `sfauth rotate${options.connection ? ` -c ${options.connection}` : ''}${options.targetUser ? ` --target-user ${options.targetUser}` : ''}`;
-      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${labelOf(first)})` : labelOf(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
+      throw new CheckFailedError('ERR_KEY_EXPIRING', `${first === inUseKey ? `${theKey} (${credentialLabel(first)})` : credentialLabel(first)} expires ${expiresText(first, now)}, within ${limit}${expiring.length > 1 ? ` (and ${expiring.length - 1} more)` : ''}`, {
         details: lines,
         hint: first.kind === 'pair' ? `rotate it before then: ${rotateFirst} --key-pair ${first.name} --apply` : first.kind === 'pat' ? `rotate it before then: ${rotateFirst} --pat ${first.name} --apply` : rotateHint,
         data: { keys: expiring.map((k) => ({ ...keyRef(k), expiresAt: iso((k as { expiresAt: Date | null }).expiresAt), inUse: k === inUseKey })), expiringWithin: options.expiringWithin },
@@ -222,14 +222,11 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   return 0;
 }
 
-function keyRef(key: RegisteredKey | PatToken | null): Record<string, unknown> {
+function keyRef(key: UserCredential | null): Record<string, unknown> {
   if (!key) return { key: null };
   return key.kind === 'slot' ? { kind: 'slot', slot: key.slot } : { kind: key.kind, name: key.name };
 }
 
-function labelOf(k: RegisteredKey | PatToken): string {
-  return k.kind === 'pat' ? `token ${k.name}` : keyLabel(k);
-}
 
 /** Active tokens (not rotated-out objects, which are meant to end) expiring within `seconds`. */
 function patsExpiringWithin(pats: readonly PatToken[], seconds: number, nowMs: number): PatToken[] {

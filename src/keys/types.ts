@@ -74,6 +74,14 @@ export interface PatToken {
   rotatedTo: string | null;
 }
 
+/** Every programmatic credential of a user: its keys (slots and named pairs) and its tokens. */
+export type UserCredential = RegisteredKey | PatToken;
+
+/** `slot 1 (RSA_PUBLIC_KEY)`, `key pair CI_KEY`, `token BI`: how messages name any credential. */
+export function credentialLabel(c: UserCredential): string {
+  return c.kind === 'pat' ? `token ${c.name}` : keyLabel(c);
+}
+
 /** Whether the token's secret authenticates now. */
 export function patIsActive(t: PatToken, nowMs: number): boolean {
   return t.status === 'ACTIVE' && !(t.expiresAt && t.expiresAt.getTime() <= nowMs);

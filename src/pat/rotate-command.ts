@@ -128,7 +128,9 @@ function planLines(p: PatPlan, dest: SecretDestination, ctx: CommandContext): st
     `Rotate programmatic access token ${p.name} of ${p.user}${p.roleRestriction ? ` (role ${p.roleRestriction})` : ''}, expiring ${p.expiresAt ? timeText(p.expiresAt) : 'never'}:`,
     ...(p.resumes ? [`  (finishes the unfinished rotation that stopped at "${p.resumes}")`] : []),
     `  1. ${p.sql[0]};`,
-    `     the old secret lives on as ${p.name}_ROTATED_<ms> for ${p.rotateHours} h; the token gets a new secret and a new expiry`,
+    p.endsAtRotate
+      ? `     the token has less than an hour left, so its old secret ends at the ROTATE: the program is without a working secret until the new one is delivered`
+      : `     the old secret lives on as ${p.name}_ROTATED_<ms> for ${p.rotateHours} h; the token gets a new secret and a new expiry`,
     `  2. authenticate with the new secret${p.roleRestriction ? ` and role ${p.roleRestriction}` : ''}`,
     `  3. send the new secret to ${destinationWords(dest, ctx.cwd)}`,
     p.graceHours === 0 ? `  4. ${p.sql[1]};   (--grace 0: the old secret stops once the new one is delivered)` : `  4. nothing to remove: the old secret stops working at ${timeText(p.oldSecretEndsAt!)} (--grace ${p.graceHours}h)`,

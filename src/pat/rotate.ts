@@ -84,6 +84,8 @@ export interface PatPlan {
   destination: string;
   /** An unfinished rotation of this token is resumed. */
   resumes: PatJournal['step'] | null;
+  /** The old secret has less than an hour left: the ROTATE ends it at once (nothing can extend it). */
+  endsAtRotate: boolean;
 }
 
 export type PatOutcome =
@@ -121,6 +123,13 @@ export async function rotatePatUser(req: PatRotationRequest): Promise<PatOutcome
       });
     }
     const now = ctx.now();
+    if (!pending && !patIsActive(token, now)) {
+      const disabled = token.status === 'DISABLED';
+      throw new CheckFailedError('ERR_PAT_NOT_ACTIVE', `token ${name} of ${target} is ${disabled ? 'disabled' : 'expired'}: a new secret for it would not authenticate`, {
+        hint: disabled ? `enable it first (sfauth revoke --target-user ${target} --pat ${name} --enable --apply), or create a new one` : `an expired token cannot be brought back: sfauth register --target-user ${target} --pat NEW_NAME --apply, then revoke this one`,
+        data: { pat: name, status: token.status },
+      });
+    }
     if (!pending && req.threshold !== undefined && token.expiresAt && token.expiresAt.getTime() - now > req.threshold * 1000) {
       return { outcome: 'not-due', token, explanation: `token ${name} of ${target} expires ${timeText(token.expiresAt)}, in ${formatDuration((token.expiresAt.getTime() - now) / 1000)}: more than ${formatDuration(req.threshold)}; nothing to do` };
     }
@@ -179,6 +188,8 @@ export async function rotatePatUser(req: PatRotationRequest): Promise<PatOutcome
         r.journal = updatePatJournal(path, r.journal, { step: next }, ctx.now());
       },
     });
+    // A journal left at `complete` (killed before it went): the confirmation is read again.
+    if (!r.last) r.last = await freshList(r, 'confirming');
     removePatJournal(path);
     const now2 = ctx.now();
     const fresh = patNamed(r.last ?? [], name)!;
@@ -214,6 +225,7 @@ function planOf(req: PatRotationRequest, token: PatToken, pending: PatJournal | 
     sql,
     destination: req.dest.kind,
     resumes: pending?.step ?? null,
+    endsAtRotate: rotateHours === 0,
   };
 }
 

@@ -109,6 +109,11 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     const due = await w2.admin('rotate', rotateArgs(['--if-expiring-within', '14d', '--out', 'b.token', '--apply']));
     expect(due.code, due.stderr).toBe(0);
     expect(alters(w2.sf)[0]).toBe('ALTER USER ALICE ROTATE PROGRAMMATIC ACCESS TOKEN ETL EXPIRE_ROTATED_TOKEN_AFTER_HOURS=5');
+    // Less than an hour left: nothing can keep the old secret past the ROTATE, and the plan says so.
+    w2.sf.addPatObject('ALICE', 'LAST', { expiresAt: new Date(Date.now() + 20 * 60_000) });
+    const last = await w2.admin('rotate', ['--target-user', 'ALICE', '--pat', 'LAST', '--out', 'c.token']);
+    expect(last.stdout).toContain('EXPIRE_ROTATED_TOKEN_AFTER_HOURS=0;');
+    expect(last.stdout).toContain('its old secret ends at the ROTATE');
   });
 
   it('refusals before any statement: a PAT session, the 15-token limit, an unknown token, key flags, a fleet without a store', async () => {
@@ -123,6 +128,10 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     expect(lastError(full).hint).toContain('--pat ETL_ROTATED_1765000000000');
     refused(await w.admin('rotate', ['--target-user', 'ALICE', '--pat', 'NOPE', '--out', 'z.token', '--apply', '--json']), 1, 'ERR_PAT_NOT_FOUND', /no programmatic access token named NOPE/);
     refused(await w.admin('rotate', rotateArgs(['--type', 'ec', '--json'])), 2, 'ERR_USAGE', /--type is for keys/);
+    w.sf.addPatObject('ALICE', 'OFF', { disabled: true });
+    const off = await w.admin('rotate', ['--target-user', 'ALICE', '--pat', 'OFF', '--out', 'o.token', '--apply', '--json']);
+    refused(off, 1, 'ERR_PAT_NOT_ACTIVE', /token OFF of ALICE is disabled/);
+    expect(lastError(off).hint).toContain('--pat OFF --enable --apply');
     refused(await w.admin('rotate', ['--pat', 'ETL', '--targets', 'users.txt', '--json']), 2, 'ERR_USAGE', /needs --store-cmd/);
     refused(await w.admin('rotate', rotateArgs(['--pat', 'ETL_ROTATED_1765000000000', '--json'])), 2, 'ERR_USAGE', /rotated-out token object/);
     expect(alters(w.sf)).toEqual([]);
