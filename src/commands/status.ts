@@ -142,7 +142,7 @@ export async function run(options: StatusOptions, ctx: CommandContext): Promise<
   const tooOld = maxAgeSeconds !== undefined && (!inUseKey || isOlderThan(setTimeOf(inUseKey), maxAgeSeconds, now));
   if (maxAgeSeconds !== undefined) result.maxAge = { limit: options.maxAge!, ok: !tooOld };
   const expiring: Array<UserCredential> = expiringSeconds !== undefined ? [...expiringWithin(keys, expiringSeconds, now), ...patsExpiringWithin(pats, expiringSeconds, now)] : [];
-  if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(labelOf) };
+  if (expiringSeconds !== undefined) result.expiringWithin = { limit: options.expiringWithin!, ok: expiring.length === 0, keys: expiring.map(credentialLabel) };
 
   const out = ctx.out;
   if (out.json) {
