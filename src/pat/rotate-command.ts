@@ -15,15 +15,14 @@ import { inShard, parseShard } from '../core/shard.js';
 import { parseTargets } from '../core/targets.js';
 import { timeText } from '../core/time-text.js';
 import { readInputFile } from '../io/files.js';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fleetToGitHub, inGitHubActions, rotationToGitHub } from '../ci/github-reports.js';
 import { eachAtMost } from '../snowflake/pool.js';
-import { homeDirOf, openSession, transportOf, type Session } from '../snowflake/session.js';
+import { openSession, transportOf, type Session } from '../snowflake/session.js';
 import { Throttle } from '../snowflake/throttle.js';
 import { confirmOrCancel, needsConfirmation, statementsRun } from '../ui/confirm.js';
 import { layoutTable } from '../ui/table.js';
-import { FINISHED, fleetRecordPath, outputFor, readFleetRecord, removeQuietly, silentProgress, writeFleetRecord, type FleetRecord } from '../rotate/fleet.js';
-import { ensurePrivateFolder, stateDir } from '../rotate/lock.js';
+import { FINISHED, openFleetRun, outputFor, removeQuietly, silentProgress, writeFleetRecord } from '../rotate/fleet.js';
 import { assertNotPatSession } from './refusals.js';
 import { DEFAULT_GRACE_HOURS, rotatePatUser, type PatOutcome, type PatPlan } from './rotate.js';
 import { destinationOf, destinationWords, type SecretDestination } from './secret.js';
@@ -208,15 +207,7 @@ async function rotatePatFleet(options: RotatePatOptions, ctx: CommandContext, na
   if (self) throw new UsageError('ERR_USAGE', `the targets include ${self}, the user this command authenticates as`, { hint: "rotate the admin's own token on its own (sfauth rotate --pat NAME without --targets)" });
   const apply = options.apply === true;
   // As for keys: an unfinished run of these targets resumes, finished users are skipped (--restart: anew).
-  const recordPath = apply ? fleetRecordPath(ctx, jwtAccount, targets, `pat:${name}`) : undefined;
-  let record: FleetRecord | null = null;
-  if (recordPath) {
-    ensurePrivateFolder(join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets'), 'fleet state folder');
-    if (options.restart) removeQuietly(recordPath);
-    record = readFleetRecord(recordPath);
-    if (record) ctx.out.info(`resuming the unfinished fleet run begun ${record.startedAt}: finished users are skipped (--restart starts anew)`);
-    else record = { kind: 'sfauth-fleet-run', account: jwtAccount, startedAt: new Date(ctx.now()).toISOString(), users: {} };
-  }
+  const { recordPath, record } = apply ? openFleetRun(ctx, jwtAccount, targets, options.restart === true, `pat:${name}`) : { recordPath: undefined, record: null };
   if (needsConfirmation(ctx, options)) await confirmOrCancel(ctx, `Apply: rotate token ${name} of ${targets.length} user${targets.length === 1 ? '' : 's'}, each secret to --store-cmd?`);
   const throttle = new Throttle(ctx.now);
   const transport = transportOf(ctx);

@@ -92,6 +92,19 @@ export function readFleetRecord(path: string): FleetRecord | null {
   }
 }
 
+/**
+ * The record of this fleet run (at --apply): an unfinished run of the same account and targets (and
+ * `scope`) resumes, with its finished users skipped; `restart` forgets it; else a new one begins.
+ */
+export function openFleetRun(ctx: CommandContext, account: string, targets: readonly string[], restart: boolean, scope?: string): { recordPath: string; record: FleetRecord } {
+  const recordPath = fleetRecordPath(ctx, account, targets, scope);
+  ensurePrivateFolder(join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets'), 'fleet state folder');
+  if (restart) removeQuietly(recordPath);
+  const found = readFleetRecord(recordPath);
+  if (found) ctx.out.info(`resuming the unfinished fleet run begun ${found.startedAt}: finished users are skipped (--restart starts anew)`);
+  return { recordPath, record: found ?? { kind: 'sfauth-fleet-run', account, startedAt: new Date(ctx.now()).toISOString(), users: {} } };
+}
+
 export function writeFleetRecord(path: string, record: FleetRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(record) + '\n', { mode: 0o600 });
@@ -124,16 +137,7 @@ export async function rotateFleet(input: FleetInput, onResult: (r: FleetResult) 
   }
 
   // The run this is: an unfinished one of the same targets resumes, anything else starts anew.
-  const apply = input.common.apply;
-  const recordPath = apply ? fleetRecordPath(ctx, input.common.jwtAccount, input.targets) : undefined;
-  let record: FleetRecord | null = null;
-  if (recordPath) {
-    ensurePrivateFolder(join(stateDir(ctx.env, homeDirOf(ctx)), 'fleets'), 'fleet state folder');
-    if (input.restart) removeQuietly(recordPath);
-    record = readFleetRecord(recordPath);
-    if (record) ctx.out.info(`resuming the unfinished fleet run begun ${record.startedAt}: finished users are skipped (--restart starts anew)`);
-    else record = { kind: 'sfauth-fleet-run', account: input.common.jwtAccount, startedAt: new Date(ctx.now()).toISOString(), users: {} };
-  }
+  const { recordPath, record } = input.common.apply ? openFleetRun(ctx, input.common.jwtAccount, input.targets, input.restart === true) : { recordPath: undefined, record: null };
 
   // One read of the history for every user (each picks its own entries).
   const history = readHistory(ctx.env, homeDirOf(ctx));

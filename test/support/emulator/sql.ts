@@ -479,6 +479,20 @@ function properties(p: Parser, allowed: string[]): Map<string, { value: string; 
   return found;
 }
 
+type PropValue = { value: string; kind: string } | undefined;
+/** A property's value as a whole number (a syntax error otherwise). */
+function numberValue(p: Parser, v: PropValue): number | undefined {
+  if (!v) return undefined;
+  if (v.kind !== 'number' || !/^\d+$/.test(v.value)) p.fail();
+  return Number(v.value);
+}
+/** A property's value as a string literal (a syntax error otherwise). */
+function stringValue(p: Parser, v: PropValue): string | undefined {
+  if (!v) return undefined;
+  if (v.kind !== 'string') p.fail();
+  return v.value;
+}
+
 /** `ADD | ROTATE | MODIFY | REMOVE { PROGRAMMATIC ACCESS TOKEN | PAT } [IF [NOT] EXISTS] <name> …`. */
 function parsePatAction(p: Parser): PatAction {
   const op = p.word('ADD', 'ROTATE', 'MODIFY', 'REMOVE');
@@ -496,16 +510,8 @@ function parsePatAction(p: Parser): PatAction {
     guard = true;
   }
   const name = p.identifier();
-  const num = (v: { value: string; kind: string } | undefined): number | undefined => {
-    if (!v) return undefined;
-    if (v.kind !== 'number' || !/^\d+$/.test(v.value)) p.fail();
-    return Number(v.value);
-  };
-  const str = (v: { value: string; kind: string } | undefined): string | undefined => {
-    if (!v) return undefined;
-    if (v.kind !== 'string') p.fail();
-    return v.value;
-  };
+  const num = (v: PropValue) => numberValue(p, v);
+  const str = (v: PropValue) => stringValue(p, v);
   switch (op) {
     case 'ADD': {
       const f = properties(p, ['ROLE_RESTRICTION', 'DAYS_TO_EXPIRY', 'MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT', 'COMMENT']);
@@ -550,31 +556,9 @@ function parseKeyPairAction(p: Parser): KeyPairAction {
   p.word('KEY');
   p.word('PAIR');
   const name = p.identifier();
-  const props = (allowed: string[]): Map<string, { value: string; kind: 'string' | 'number' | 'word' }> => {
-    const found = new Map<string, { value: string; kind: 'string' | 'number' | 'word' }>();
-    while (p.peek()) {
-      if (p.isPunct(',')) p.punct(',');
-      const prop = p.word(...allowed);
-      if (found.has(prop)) p.fail();
-      p.punct('=');
-      const tok = p.peek();
-      if (tok?.t === 'string' || tok?.t === 'number' || tok?.t === 'word') {
-        p.i++;
-        found.set(prop, { value: tok.v, kind: tok.t });
-      } else p.fail();
-    }
-    return found;
-  };
-  const num = (v: { value: string; kind: string } | undefined): number | undefined => {
-    if (!v) return undefined;
-    if (v.kind !== 'number' || !/^\d+$/.test(v.value)) p.fail();
-    return Number(v.value);
-  };
-  const str = (v: { value: string; kind: string } | undefined): string | undefined => {
-    if (!v) return undefined;
-    if (v.kind !== 'string') p.fail();
-    return v.value;
-  };
+  const props = (allowed: string[]) => properties(p, allowed);
+  const num = (v: PropValue) => numberValue(p, v);
+  const str = (v: PropValue) => stringValue(p, v);
   switch (op) {
     case 'ADD': {
       const f = props(['PUBLIC_KEY', 'ROLE_RESTRICTION', 'DAYS_TO_EXPIRY', 'COMMENT']);
