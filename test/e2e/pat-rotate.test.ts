@@ -7,7 +7,7 @@
  * removes the object holding a lost one, never the one the program still uses.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCliAsync } from '../support/cli.js';
 import { until } from '../support/rotation.js';
@@ -227,6 +227,23 @@ describe.concurrent('sfauth rotate --pat: a fleet, and crashes with a secret sho
     // The secret made by the killed run authenticates nowhere.
     expect(await works(w, w.sf.issuedPatSecrets()[0]!)).toBe(false);
     scanForSecrets(w, { files: [join(w.dir, 'k.token')] });
+  });
+
+  it('killed after the ROTATE on a CI runner that is then gone (no journal): the rerun is a fresh rotation, older objects end with their grace', async () => {
+    const w = await world();
+    const old = seed(w);
+    w.sf.injectFault({ kind: 'drop-after-execute', match: /ROTATE PROGRAMMATIC/ });
+    const p = w.spawn('rotate', rotateArgs(['--out', 'k.token', '--apply']));
+    await until(() => w.sf.executed.some((e) => /ROTATE PROGRAMMATIC/.test(e.statement)));
+    p.kill();
+    await p.done;
+    rmSync(join(w.env.HOME!, '.local'), { recursive: true, force: true });
+    const rerun = await w.admin('rotate', rotateArgs(['--out', 'k.token', '--apply']));
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(objects(w)).toEqual(['ETL_ROTATED', 'ETL_ROTATED', 'ETL']);
+    expect(await works(w, old)).toBe(true);
+    expect(await works(w, readFileSync(join(w.dir, 'k.token'), 'utf8').trim())).toBe(true);
+    expect(alters(w.sf).filter((a) => /REMOVE/.test(a))).toEqual([]);
   });
 
   it('killed during verification: the rerun rotates again, delivers the newest secret, removes the lost one\'s object', async () => {

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCliAsync } from '../support/cli.js';
-import { alters, lastError, refused, scanForSecrets, store, works, world } from '../support/pat-world.js';
+import { adminKey, alters, lastError, refused, scanForSecrets, store, works, world } from '../support/pat-world.js';
+import { runCliInPty } from '../support/audit.js';
 
 describe.concurrent('sfauth register --pat', { timeout: 60_000 }, () => {
   it('plans first (nothing sent); --apply --out writes the secret alone, 0600, and it authenticates with its role', async () => {
@@ -171,6 +172,23 @@ describe.concurrent('sfauth status and revoke --pat', { timeout: 60_000 }, () =>
     expect(st.code, st.stderr).toBe(0);
     expect(JSON.parse(st.stdout).pats).toMatchObject({ available: false });
     expect(alters(w.sf)).toEqual([]);
+  });
+
+  it('on a terminal --apply asks first: revoke answered "n" changes nothing; rotate answered "y" rotates', async () => {
+    const w = await world();
+    w.sf.addPatObject('ALICE', 'ETL', { secret: 'program-secret-0123456789abcdef' });
+    const admin = (cmd: string, extra: string[]) => [cmd, '--account', 'myorg-myaccount', '--host', w.sf.url, '--user', 'ADMIN', '--private-key', adminKey(), '--target-user', 'ALICE', '--pat', 'ETL', ...extra, '--apply'];
+    const no = await runCliInPty(admin('revoke', []), { cwd: w.dir, env: w.env, timeoutMs: 30_000, steps: [{ waitFor: /\[y\/N\]/, send: 'n\r' }] });
+    expect(no.code, no.output).toBe(1);
+    expect(no.output).toContain('Remove token ETL of ALICE');
+    expect(no.output).toContain('cancelled: nothing was changed');
+    expect(alters(w.sf)).toEqual([]);
+    const yes = await runCliInPty(admin('rotate', ['--out', 'tty.token']), { cwd: w.dir, env: w.env, timeoutMs: 30_000, steps: [{ waitFor: /\[y\/N\]/, send: 'y\r' }] });
+    expect(yes.code, yes.output).toBe(0);
+    expect(yes.output).toContain('ALTER USER ALICE ROTATE PROGRAMMATIC ACCESS TOKEN ETL EXPIRE_ROTATED_TOKEN_AFTER_HOURS=24;');
+    expect(yes.output).toMatch(/rotated ALICE: token ETL has a new secret/);
+    expect(readFileSync(join(w.dir, 'tty.token'), 'utf8').trim()).toBe(w.sf.issuedPatSecrets().at(-1));
+    for (const s of w.sf.issuedPatSecrets()) expect(yes.output.includes(s)).toBe(false);
   });
 
   it('a hostile token name is a quoted identifier, never SQL', async () => {
