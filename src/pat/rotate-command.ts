@@ -148,7 +148,16 @@ function renderOne(ctx: CommandContext, session: Session, options: RotatePatOpti
   const user = o.outcome === 'not-due' ? (options.targetUser ?? session.connection.user ?? '') : o.plan.user;
   const base = { user, account: session.identity.account ?? null, kind: 'pat', outcome: o.outcome, pat: patDoc(o), destination: dest.kind, ...(dest.kind === 'file' ? { out: dest.path } : {}) };
   const say = (text: string) => (dest.kind === 'stdout' && options.apply ? out.info(text) : out.line(text));
-  rotationToGitHub(ctx, { user, account: session.identity.account ?? '', outcome: o.outcome, key: `token ${options.pat}`, oldFingerprint: null, newFingerprint: null, keyPath: dest.kind === 'file' ? dest.path : null });
+  rotationToGitHub(ctx, {
+    user,
+    account: session.identity.account ?? '',
+    outcome: o.outcome,
+    key: `token ${options.pat}`,
+    oldFingerprint: null,
+    newFingerprint: null,
+    keyPath: dest.kind === 'file' ? dest.path : null,
+    ...(o.outcome === 'rotated' ? { note: o.plan.graceHours === 0 ? `The old secret (${o.rotatedTokenName}) was removed.` : `The old secret (${o.rotatedTokenName}) works until ${o.oldSecretEndsAt ? timeText(o.oldSecretEndsAt) : 'its grace ends'}.` } : {}),
+  });
   switch (o.outcome) {
     case 'not-due':
       if (out.json) out.document({ ...base, applied: false, explanation: o.explanation, connection: connectionReport(session.connection) });

@@ -245,9 +245,28 @@ async function run(r: Run, sql: string): Promise<void> {
   r.statementsRun.push(sql);
 }
 
+/**
+ * Before a REMOVE, a fresh listing: each object to remove must be a rotated-out object of this token
+ * (or gone already), and never the one whose secret the program still uses.
+ */
+async function assertRemovable(r: Run, names: readonly string[], keep: string | null): Promise<void> {
+  const pats = await freshList(r, 'removing a rotated-out object');
+  for (const n of names) {
+    const t = patNamed(pats, n);
+    if (n === keep || (t && t.rotatedTo !== r.name)) {
+      throw new CheckFailedError('ERR_ROTATION_CONFLICT', `${n} is not a rotated-out object of ${r.name} holding a lost secret; nothing was removed`, {
+        details: [`listed now: ${pats.map((p) => `${p.name}${p.rotatedTo ? ` (rotated out of ${p.rotatedTo})` : ''}`).join(', ') || 'no tokens'}`],
+        hint: 'someone changed the tokens meanwhile, or the journal is not this rotation\'s; check with sfauth status',
+        data: { step: r.journal.step, pat: r.name },
+      });
+    }
+  }
+}
+
 /** Removes the objects holding lost secrets (IF EXISTS: a rerun finds some gone), then forgets them. */
 async function removeLost(r: Run): Promise<void> {
   if (r.journal.lost.length === 0) return;
+  await assertRemovable(r, r.journal.lost, r.journal.rotatedTokenName);
   for (const name of r.journal.lost) {
     const step = await r.ctx.progress.step(`Removing ${name}: it holds a secret that was never delivered`);
     try {
@@ -356,6 +375,7 @@ async function deliver(r: Run): Promise<RotationState> {
 async function retire(r: Run): Promise<RotationState> {
   const old = r.journal.rotatedTokenName;
   if (r.graceHours !== 0 || !old) return 'retired';
+  await assertRemovable(r, [old], null);
   const step = await r.ctx.progress.step(`Removing ${old}: the old secret of ${r.name}`);
   try {
     await run(r, removePatSql(r.target, old, true));

@@ -61,6 +61,20 @@ describe.concurrent('threats: programmatic access tokens', { timeout: 60_000 }, 
     }
   });
 
+  it("a journal of yours naming another token as 'lost': the fresh listing before the REMOVE stops it", async () => {
+    const w = await world();
+    w.sf.addPatObject('ALICE', 'ETL', { secret: 'program-secret-0123456789abcdef' });
+    w.sf.addPatObject('ALICE', 'OTHER', { secret: 'other-program-0123456789abcdef' });
+    const path = journalPath(w.env.HOME!);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, planted().replace('"ETL_ROTATED_1765000000000"', '"OTHER"').replace('"SOMETHING"', 'null'), { mode: 0o600 });
+    const r = await w.admin('rotate', ['--target-user', 'ALICE', '--pat', 'ETL', '--out', 'x.token', '--apply', '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(lastError(r)).toMatchObject({ code: 'ERR_ROTATION_CONFLICT', message: 'OTHER is not a rotated-out object of ETL holding a lost secret; nothing was removed' });
+    expect(alters(w.sf)).toEqual([]);
+    expect(w.sf.patsOf('ALICE').map((t) => t.name)).toEqual(['ETL', 'OTHER']);
+  });
+
   it('a server that quotes the new secret back in its refusal of the verification: the secret is cut out', async () => {
     const w = await world();
     w.sf.addPatObject('ALICE', 'ETL', { secret: 'program-secret-0123456789abcdef' });
