@@ -192,8 +192,9 @@ export async function rotatePatUser(req: PatRotationRequest): Promise<PatOutcome
     if (!r.last) r.last = await freshList(r, 'confirming');
     removePatJournal(path);
     const now2 = ctx.now();
-    const fresh = patNamed(r.last ?? [], name)!;
-    const rotatedObj = r.journal.rotatedTokenName ? patNamed(r.last ?? [], r.journal.rotatedTokenName) : undefined;
+    const fresh = patNamed(r.last, name);
+    if (!fresh) throw new CheckFailedError('ERR_ROTATION_UNCONFIRMED', `the tokens of ${target} no longer list ${name}`, { hint: 'someone removed it meanwhile; check with sfauth status' });
+    const rotatedObj = r.journal.rotatedTokenName ? patNamed(r.last, r.journal.rotatedTokenName) : undefined;
     return {
       outcome: 'rotated',
       plan,
