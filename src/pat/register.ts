@@ -104,16 +104,24 @@ export async function registerPat(options: RegisterPatOptions, ctx: CommandConte
   }
 
   const step = await ctx.progress.step(`Creating token ${name} for ${target}`);
-  let answer;
+  let result;
   try {
-    answer = secretOf(await session.client.execute(sql), 'ADD PROGRAMMATIC ACCESS TOKEN');
+    result = await session.client.execute(sql);
   } catch (err) {
     step.fail(`Could not create token ${name}`);
     throw err;
   }
+  let answer;
+  try {
+    answer = secretOf(result, 'ADD PROGRAMMATIC ACCESS TOKEN');
+  } catch (err) {
+    step.fail(`Created token ${name}, but its secret was not in the answer`);
+    throw await undoUndelivered(session.client, target, name, sql, err);
+  }
   step.succeed(`Created token ${name} for ${target}`);
-  const after = await showPats(session.client, target);
-  const made = after.available ? patNamed(after.pats, name) : undefined;
+  // The listing gives the token's expiry as Snowflake set it; failing to read it never costs the secret.
+  const after = await showPats(session.client, target).catch(() => undefined);
+  const made = after?.available ? patNamed(after.pats, name) : undefined;
   const facts = { account, user: target, name, expiresAt: made?.expiresAt ?? expectedExpiry, roleRestriction: made?.roleRestriction ?? null };
   try {
     await deliverSecret(ctx, dest, answer.secret, facts, { ms: parseDuration(session.timeoutLabel, '--timeout') * 1000, label: session.timeoutLabel });
@@ -121,7 +129,7 @@ export async function registerPat(options: RegisterPatOptions, ctx: CommandConte
     throw await undoUndelivered(session.client, target, name, sql, err);
   }
   if (!made) {
-    throw new CheckFailedError('ERR_REGISTER_UNCONFIRMED', `Snowflake created the token, but SHOW USER PROGRAMMATIC ACCESS TOKENS does not list ${name} for ${target}`, {
+    throw new CheckFailedError('ERR_REGISTER_UNCONFIRMED', `Snowflake created the token, but SHOW USER PROGRAMMATIC ACCESS TOKENS ${after ? 'does not list' : 'could not be read to confirm'} ${name} for ${target}`, {
       hint: 'its secret was delivered; run sfauth status to see the tokens as they are now',
     });
   }
