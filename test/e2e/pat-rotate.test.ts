@@ -58,6 +58,11 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     expect(await works(w, secret, 'ANALYST')).toBe(true);
     expect(await works(w, old, 'ANALYST')).toBe(true);
     expect(objects(w)).toEqual(['ETL_ROTATED', 'ETL']);
+    // On the server's clock, the grace ends: the old secret stops, the new one goes on.
+    w.sf.setClockSkew(3 * 3600);
+    expect(await works(w, old, 'ANALYST')).toBe(false);
+    expect(await works(w, secret, 'ANALYST')).toBe(true);
+    w.sf.setClockSkew(0);
     // Verified with the new secret and its role, by the token's own session.
     const verify = w.sf.requests.find((q) => q.tokenType === 'PROGRAMMATIC_ACCESS_TOKEN' && q.statement === 'SELECT CURRENT_USER()');
     expect((verify?.body as { role?: string }).role).toBe('ANALYST');

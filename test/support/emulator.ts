@@ -840,6 +840,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (patStatus(t, nowMs()) !== 'ACTIVE' || u.disabled) return fail('394400', `programmatic access token ${t.name} is ${u.disabled ? 'of a disabled user' : patStatus(t, nowMs()).toLowerCase()}`, { login: u.login });
       const body = rec.body as { role?: unknown } | undefined;
       const asked = rec.method === 'POST' && body && typeof body.role === 'string' ? roleName(body.role) : undefined;
+      // A token whose role was revoked from the user stops working (named-key-pairs.md §8.1 ROLE_RESTRICTION).
+      if (t.roleRestriction !== null && !u.roles.has(t.roleRestriction)) return fail('394400', `programmatic access token ${t.name}: role ${t.roleRestriction} is no longer granted to ${u.name}`, { login: u.login });
       if (t.roleRestriction !== null && asked !== undefined && asked !== t.roleRestriction) {
         return fail('394400', `programmatic access token ${t.name} is restricted to role ${t.roleRestriction}; the request asked for ${asked}`, { login: u.login });
       }
