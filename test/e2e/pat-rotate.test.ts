@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { runCliAsync } from '../support/cli.js';
 import { until } from '../support/rotation.js';
-import { alters, lastError, refused, scanForSecrets, store, works, world, type World } from '../support/pat-world.js';
+import { aliceKey, alters, lastError, refused, scanForSecrets, store, works, world, type World } from '../support/pat-world.js';
 
 const DAY = 86_400_000;
 /** ALICE's token ETL, whose secret the program holds, expiring in `days`. */
@@ -68,6 +68,16 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     expect((verify?.body as { role?: string }).role).toBe('ANALYST');
     expect(journalsOf(w)).toEqual([]);
     scanForSecrets(w, { files: [join(w.dir, 'etl.token')] });
+  });
+
+  it("a user rotates its own token with its own key pair (no --target-user)", async () => {
+    const w = await world();
+    const old = seed(w);
+    const r = await w.as(['rotate', '--account', 'myorg-myaccount', '--host', w.sf.url, '--user', 'ALICE', '--private-key', aliceKey(), '--pat', 'ETL', '--out', 'mine.token', '--apply', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ user: 'ALICE', outcome: 'rotated' });
+    expect(await works(w, readFileSync(join(w.dir, 'mine.token'), 'utf8').trim())).toBe(true);
+    expect(await works(w, old)).toBe(true);
   });
 
   it('revoking a rotated token says its prior secret still works, and how to end it', async () => {

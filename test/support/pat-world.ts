@@ -14,6 +14,7 @@ import { spawnKillable } from './rotation.js';
 
 const tmp = tempDir('sfauth-pat-');
 export const adminKey = (): string => keys.admin.p8;
+export const aliceKey = (): string => keys.alice.p8;
 const emulators: Emulator[] = [];
 afterAll(async () => {
   for (const e of emulators) await e.close();
