@@ -32,6 +32,11 @@ export interface PatJournal {
   createdAt: string;
   updatedAt: string;
   step: RotationState;
+  /**
+   * The store command of a delivery under way (its process group and start time): a run killed there
+   * leaves it running with the secret it was given, so the rerun stops it before delivering a newer one.
+   */
+  storeProcess?: { pid: number; start: string | null } | null;
 }
 
 const NAME = (x: unknown): x is string => typeof x === 'string' && x !== '' && x.length <= 300 && !/[\x00-\x1f\x7f]/.test(x);
@@ -51,6 +56,8 @@ export function parsePatJournal(text: string): PatJournal | null {
   if (!['stdout', 'file', 'store'].includes(v.destination as string)) return null;
   if (!Array.isArray(v.knownRotated) || !v.knownRotated.every(NAME) || !Array.isArray(v.lost) || !v.lost.every(NAME)) return null;
   if (normalizeUserName(v.targetUser as string) !== v.targetKey) return null;
+  const sp = v.storeProcess as { pid?: unknown; start?: unknown } | null | undefined;
+  if (sp !== undefined && sp !== null && !(Number.isInteger(sp.pid) && (sp.pid as number) > 1 && (sp.start === null || (typeof sp.start === 'string' && /^\d+$/.test(sp.start))))) return null;
   return v as unknown as PatJournal;
 }
 

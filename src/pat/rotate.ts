@@ -28,6 +28,8 @@ import type { RotationState } from '../core/rotation-journal.js';
 import { normalizeUserName } from '../core/rotation-plan.js';
 import { timeText } from '../core/time-text.js';
 import { setInterruptHint } from '../io/cleanup.js';
+import { processAlive } from '../io/files.js';
+import { identityOf, killGroupIfSame } from '../io/process-identity.js';
 import { readUserTokens } from '../keys/read.js';
 import { patCounts, patIsActive, type PatToken } from '../keys/types.js';
 import { runStates } from '../rotate/engine.js';
@@ -159,10 +161,17 @@ export async function rotatePatUser(req: PatRotationRequest): Promise<PatOutcome
     };
     const r: Run = { ...req, path, journal, loginName: read.description.loginName ?? target, roleRestriction: token.roleRestriction, statementsRun: [], notes: [] };
     if (pending) {
+      // A killed run's store command may still be running with the secret it was given (now lost):
+      // it must not write that over the newer secret this run delivers.
+      if (pending.storeProcess) {
+        if (killGroupIfSame(pending.storeProcess)) r.notes.push(`stopped the store command the earlier run left running (process group ${pending.storeProcess.pid}): it held the lost secret`);
+        else if (pending.storeProcess.start === null && processAlive(pending.storeProcess.pid)) ctx.out.warn(`the store command of an earlier run may still be running (pid ${pending.storeProcess.pid}); it holds a lost secret: make sure it cannot write it over the new one`);
+        r.journal = updatePatJournal(path, r.journal, { storeProcess: null }, now);
+      }
       // A run stopped between ROTATE and delivery: its secret was never written anywhere.
       if (pending.step === 'registered' || pending.step === 'verified') {
         r.notes.push(`an earlier run stopped after Snowflake made a new secret for ${name} and before it was delivered; that secret is lost, so the token is rotated again and the object holding it removed`);
-        r.journal = updatePatJournal(path, pending, { step: 'written' }, now);
+        r.journal = updatePatJournal(path, r.journal, { step: 'written' }, now);
       } else if (pending.step === 'written') {
         r.notes.push(`resuming the unfinished rotation of ${name} begun ${timeText(pending.createdAt)}`);
       }
@@ -363,10 +372,17 @@ async function deliver(r: Run): Promise<RotationState> {
   if (r.secret === undefined) return 'written';
   const pats = await freshList(r, 'the delivery');
   const token = patNamed(pats, r.name);
+  // The store's process group goes into the journal first: if this run is killed while it runs, the
+  // rerun stops it before it can write the lost secret over the newer one.
+  const recordStore = (pid: number) => {
+    r.journal = updatePatJournal(r.path, r.journal, { storeProcess: identityOf(pid) }, r.ctx.now());
+  };
   try {
-    await deliverSecret(r.ctx, r.dest, r.secret, { account: r.account, user: r.target, name: r.name, expiresAt: token?.expiresAt ?? null, roleRestriction: r.roleRestriction }, { ms: r.storeTimeoutMs, label: r.timeoutLabel });
+    await deliverSecret(r.ctx, r.dest, r.secret, { account: r.account, user: r.target, name: r.name, expiresAt: token?.expiresAt ?? null, roleRestriction: r.roleRestriction }, { ms: r.storeTimeoutMs, label: r.timeoutLabel }, recordStore);
   } catch (err) {
     throw lostSecret(r, err);
+  } finally {
+    if (r.journal.storeProcess) r.journal = updatePatJournal(r.path, r.journal, { storeProcess: null }, r.ctx.now());
   }
   r.secret = undefined;
   return 'handed-over';

@@ -87,7 +87,7 @@ export function tokenEnvironment(ctx: CommandContext, facts: TokenFacts): Record
  * file cannot be written, or stdout is closed. A store command that echoes the secret does not put it
  * in sfauth's output: its lines show the secret as a mark.
  */
-export async function deliverSecret(ctx: CommandContext, d: SecretDestination, secret: string, facts: TokenFacts, timeout: { ms: number; label: string }): Promise<void> {
+export async function deliverSecret(ctx: CommandContext, d: SecretDestination, secret: string, facts: TokenFacts, timeout: { ms: number; label: string }, onStoreSpawn?: (pid: number) => void): Promise<void> {
   if (d.kind === 'stdout') {
     ctx.out.data(secret + '\n');
     return;
@@ -99,7 +99,7 @@ export async function deliverSecret(ctx: CommandContext, d: SecretDestination, s
   const step = await ctx.progress.step(`Handing the secret of ${facts.name} over: running --store-cmd`);
   const result = await runStoreCommand(
     d.command,
-    { pem: Buffer.from(secret, 'utf8'), env: tokenEnvironment(ctx, facts), cwd: ctx.cwd, timeoutMs: timeout.ms, now: ctx.now, onOutput: (line) => ctx.out.info(`  store: ${plainLine(line)}`) },
+    { pem: Buffer.from(secret, 'utf8'), env: tokenEnvironment(ctx, facts), cwd: ctx.cwd, timeoutMs: timeout.ms, now: ctx.now, onOutput: (line) => ctx.out.info(`  store: ${plainLine(line)}`), ...(onStoreSpawn ? { onSpawn: onStoreSpawn } : {}) },
     (emit) => (line) => emit(line.split(secret).join('[the token secret, not shown]')),
   );
   if (result.exitCode !== 0) {

@@ -72,13 +72,23 @@ const KILL_GRACE_MS = 2000;
  */
 export function runStoreCommand(
   command: string,
-  input: { pem: Buffer; env: Record<string, string>; cwd: string; timeoutMs: number; onOutput(line: string): void; now(): number },
+  input: {
+    pem: Buffer;
+    env: Record<string, string>;
+    cwd: string;
+    timeoutMs: number;
+    onOutput(line: string): void;
+    now(): number;
+    /** Told the process group's id once it exists (before anything is written to it). */
+    onSpawn?(pid: number): void;
+  },
   /** Each stream's output goes through its own filter (a PEM block's state is per stream). */
   filterFor: (emit: (line: string) => void) => (line: string) => void = (emit) => emit,
 ): Promise<StoreResult> {
   const started = input.now();
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { cwd: input.cwd, env: input.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    if (child.pid !== undefined) input.onSpawn?.(child.pid);
     const killGroup = (signal: NodeJS.Signals) => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, signal);

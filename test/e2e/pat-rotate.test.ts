@@ -275,16 +275,30 @@ describe.concurrent('sfauth rotate --pat: a fleet, and crashes with a secret sho
     const w = await world();
     const s = store(w);
     const marker = join(w.dir, 'store-started');
-    const slow = `touch '${marker}'; [ -e '${join(w.dir, 'fast')}' ] || sleep 30; ${s.cmd}`;
+    // The killed run's store is left running with the (lost) secret on its stdin: the rerun must stop it
+    // before it writes that over the newest secret.
+    const slow = `echo $$ > '${marker}'; [ -e '${join(w.dir, 'fast')}' ] || sleep 30; ${s.cmd}`;
     const old = seed(w);
     const p = w.spawn('rotate', rotateArgs(['--store-cmd', slow, '--apply']));
-    await until(() => existsSync(marker));
+    // Killed in the store: it runs, and the journal names it.
+    await until(() => existsSync(marker) && journalsOf(w).some((j) => /"storeProcess": \{/.test(readFileSync(j, 'utf8'))));
     p.kill();
     await p.done;
     expect(await works(w, old)).toBe(true);
     writeFileSync(join(w.dir, 'fast'), '');
+    const orphan = Number(readFileSync(marker, 'utf8'));
+    expect(() => process.kill(orphan, 0)).not.toThrow();
     const rerun = await w.admin('rotate', rotateArgs(['--store-cmd', slow, '--apply']));
     expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(`stopped the store command the earlier run left running (process group ${orphan})`);
+    // Gone, or a zombie nobody reaped (PID 1 in a container need not reap).
+    await until(() => {
+      try {
+        return readFileSync(`/proc/${orphan}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+      } catch {
+        return true;
+      }
+    }, 5000);
     expect(s.got()).toBe(w.sf.issuedPatSecrets().at(-1));
     expect(objects(w)).toEqual(['ETL_ROTATED', 'ETL']);
     expect(await works(w, old)).toBe(true);
