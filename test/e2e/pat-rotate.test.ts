@@ -120,7 +120,7 @@ describe.concurrent('sfauth rotate --pat', { timeout: 90_000 }, () => {
     expect(r.stderr).toMatch(/token ETL of ALICE expires .* more than 14 days; nothing to do/);
     expect(alters(w.sf)).toEqual([]);
     const w2 = await world();
-    w2.sf.addPatObject('ALICE', 'ETL', { secret: 'soon-secret-0123456789abcdef', expiresAt: new Date(Date.now() + 5 * 3_600_000 + 60_000) });
+    w2.sf.addPatObject('ALICE', 'ETL', { secret: 'soon-secret-0123456789abcdef', expiresAt: new Date(Date.now() + 5.5 * 3_600_000) });
     const due = await w2.admin('rotate', rotateArgs(['--if-expiring-within', '14d', '--out', 'b.token', '--apply']));
     expect(due.code, due.stderr).toBe(0);
     expect(alters(w2.sf)[0]).toBe('ALTER USER ALICE ROTATE PROGRAMMATIC ACCESS TOKEN ETL EXPIRE_ROTATED_TOKEN_AFTER_HOURS=5');
