@@ -104,10 +104,12 @@ async function world(): Promise<{ home: string; env: Record<string, string>; sf:
   mkdirSync(bin);
   writeFileSync(join(bin, 'sfauth'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
   chmodSync(join(bin, 'sfauth'), 0o755);
-  // Waits (up to 60 s) until something listens on 127.0.0.1:$1: the walk-through's emulator.
+  // Waits (up to 60 s) until the background job $2 says in its log $3 that it listens on 127.0.0.1:$1:
+  // the walk-through's emulator. Its own banner, not just an open port: a stale emulator of another
+  // run on that port must fail the page ("port in use"), never answer it.
   writeFileSync(
     join(bin, 'docs-wait-for-port'),
-    `#!/bin/sh\nexec "${process.execPath}" -e 'const net=require("net");const end=Date.now()+60000;(function t(){const s=net.connect(+process.argv[1],"127.0.0.1",()=>{s.end();process.exit(0)});s.on("error",()=>{if(Date.now()>end)process.exit(1);setTimeout(t,100)})})()' "$1"\n`,
+    `#!/bin/sh\ni=0\nuntil grep -q "at http://127.0.0.1:$1" "$3" 2>/dev/null; do\n  kill -0 "$2" 2>/dev/null || exit 1\n  i=$((i+1)); [ $i -gt 600 ] && exit 1\n  sleep 0.1\ndone\n`,
   );
   chmodSync(join(bin, 'docs-wait-for-port'), 0o755);
   const env = baseEnv({
@@ -128,7 +130,7 @@ function scriptOf(blocks: Block[]): string {
     if (b.marker?.kind === 'run') {
       const port = /--port (\d+)/.exec(b.body)?.[1];
       parts.push(`(\n${b.body}\n) > "$HOME/background-${b.line}.log" 2>&1 &`);
-      if (port) parts.push(`docs-wait-for-port ${port} || { cat "$HOME/background-${b.line}.log" >&2; exit 1; }`);
+      if (port) parts.push(`docs-wait-for-port ${port} $! "$HOME/background-${b.line}.log" || { cat "$HOME/background-${b.line}.log" >&2; exit 1; }`);
     } else {
       parts.push(b.body);
     }
